@@ -1,0 +1,260 @@
+"""The ``reportupdater`` command: a thin layer over the library.
+
+It parses arguments, sets up logging, calls the library and turns its named
+exceptions and results into messages and exit statuses. Nothing else here
+knows how reports are computed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from . import __version__
+from .config import Config, load_config
+from .errors import ConfigError, LockHeldError, ReportUpdaterError, RerunError, UsageError
+from .intervals import parse_moment
+from .lock import run_lock
+from .logs import LEVELS, setup_logging
+from .pipeline import Runner, RunOptions
+from .reruns import validate_rerun, write_request
+
+log = logging.getLogger("reportupdater")
+
+EXIT_OK = 0  # everything due succeeded
+EXIT_FAILED = 1  # a report failed to read, execute or write
+EXIT_USAGE = 2  # bad invocation or an unreadable config
+EXIT_QUEUED = 3  # data written, but Graphite points wait in the outbox
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def command(name: str) -> Callable:
+    def register(function: Callable[[argparse.Namespace], int]) -> Callable:
+        COMMANDS[name] = function
+        return function
+    return register
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=32, width=88)
+
+
+def _moment(text: str) -> dt.datetime:
+    try:
+        return parse_moment(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _add_common(parser: argparse.ArgumentParser, config: bool = True) -> None:
+    if config:
+        parser.add_argument("--config-path", type=Path, metavar="PATH",
+                            help="config file (default: QUERY_FOLDER/config.yaml, else "
+                                 "./config.yaml)")
+    parser.add_argument("-l", "--log-level", choices=LEVELS, default="info",
+                        help="how much to log (default: info)")
+    parser.add_argument("--log-file", metavar="PATH", help="log to this file, not stderr")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text",
+                        help="text lines, or one JSON object per line (default: text)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reportupdater", formatter_class=_Formatter,
+        description="Compute missing data points of reports into TSV timelines.",
+        epilog="Run 'reportupdater COMMAND --help' for a command's options.\n"
+               "'reportupdater QUERY_FOLDER OUTPUT_FOLDER' (the original form) means 'run'.")
+    parser.add_argument("--version", action="version", version=f"reportupdater {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run", formatter_class=_Formatter, help="compute every missing interval",
+        description=RUN_DOC)
+    run.add_argument("query_folder", nargs="?", type=Path, default=Path("queries"),
+                     metavar="QUERY_FOLDER", help="folder of templates and config.yaml "
+                     "(default: ./queries)")
+    run.add_argument("output_folder", nargs="?", type=Path, default=Path("output"),
+                     metavar="OUTPUT_FOLDER", help="where timelines are written "
+                     "(default: ./output)")
+    run.add_argument("-r", "--report", action="append", default=[], metavar="REPORT",
+                     help="run only this report (repeatable)")
+    run.add_argument("--now", type=_moment, metavar="DATETIME",
+                     help="pretend it is this UTC time (default: the clock)")
+    run.add_argument("-j", "--jobs", type=int, metavar="N",
+                     help="intervals executed at once (default: config 'jobs', else 4)")
+    run.add_argument("--no-graphite", action="store_true",
+                     help="send nothing to Graphite and queue nothing")
+    run.add_argument("--dry-run", action="store_true",
+                     help="list the intervals that would execute; connect nowhere, "
+                          "write nothing")
+    run.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
+                     help="progress bar on stderr (default: auto, only on a terminal)")
+    _add_common(run)
+
+    rerun = sub.add_parser(
+        "rerun", formatter_class=_Formatter, help="ask the next run to recompute dates",
+        description=RERUN_DOC)
+    rerun.add_argument("query_folder", type=Path, metavar="QUERY_FOLDER")
+    rerun.add_argument("start", type=_moment, metavar="START", help="first date, YYYY-MM-DD")
+    rerun.add_argument("end", type=_moment, metavar="END",
+                       help="end date (exclusive), YYYY-MM-DD")
+    rerun.add_argument("-r", "--report", action="append", default=[], metavar="REPORT",
+                       help="rerun only this report (repeatable; default: all)")
+    rerun.add_argument("--now", type=_moment, metavar="DATETIME", help=argparse.SUPPRESS)
+    _add_common(rerun)
+
+    for extend in PARSER_EXTENSIONS:
+        extend(sub)
+    return parser
+
+
+RUN_DOC = """\
+Compute every missing interval of every report and merge the results into the
+TSV timelines in OUTPUT_FOLDER. Intervals that a rerun request names are
+recomputed and their rows replaced. Only one run per query folder runs at a
+time; a second one exits 0 at once.
+
+Exit status: 0 all due intervals succeeded; 1 a report failed to read,
+execute or write (the others still ran); 2 bad invocation or unreadable config;
+3 everything was written but Graphite points wait in the outbox.
+
+Example:
+  reportupdater run queries output
+  reportupdater run queries output -r toggles_by_wiki --now 2026-11-01
+"""
+
+RERUN_DOC = """\
+Write a rerun request into QUERY_FOLDER/.reruns/. The next run recomputes the
+intervals overlapping [START, END) of the named reports, for every explode
+value, replaces their rows, then deletes the request.
+
+Example:
+  reportupdater rerun queries 2026-10-01 2026-10-08 -r weekly_toggles
+"""
+
+# Other modules add subcommands here: callables taking the subparsers object.
+PARSER_EXTENSIONS: list[Callable] = []
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def read_config(args: argparse.Namespace) -> Config:
+    """Load and validate the config, logging every problem. Raises ConfigError."""
+    if not args.query_folder.is_dir():
+        raise UsageError(f"query folder {str(args.query_folder)!r} does not exist or is not "
+                         "a folder")
+    config = load_config(args.query_folder, args.config_path)
+    for problem in config.problems:
+        if problem.severity == "warning":
+            log.warning("config: %s", problem)
+        else:
+            log.error("config: %s (report skipped)" if problem.report else "config: %s",
+                      problem)
+    return config
+
+
+def check_report_names(config: Config, names: Sequence[str]) -> None:
+    unknown = [n for n in names if n not in config.report_keys]
+    if unknown:
+        raise UsageError(f"unknown report {', '.join(map(repr, unknown))}; the config "
+                         f"{config.path} has: {', '.join(config.report_keys) or 'none'}")
+
+
+# Builders of run observers (Graphite, StatsD, progress...), registered by
+# their modules: called with (config, args, options) and returning observers.
+OBSERVER_FACTORIES: list[Callable] = []
+
+
+@command("run")
+def cmd_run(args: argparse.Namespace) -> int:
+    config = read_config(args)
+    check_report_names(config, args.report)
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, not {args.jobs}")
+    options = RunOptions(
+        output_folder=args.output_folder, now=args.now or utcnow(),
+        reports=tuple(args.report), jobs=args.jobs or config.jobs or 4)
+    if args.dry_run:
+        from .plan import print_plan
+        return print_plan(config, options)
+    try:
+        with run_lock(args.query_folder):
+            observers = [o for factory in OBSERVER_FACTORIES
+                         for o in factory(config, args, options)]
+            summary = Runner(config, options, observers).run()
+    except LockHeldError as e:
+        log.info("%s; this run exits without doing anything", e)
+        return EXIT_OK
+    log.info("run finished: %d interval(s) executed, %d row(s) written to %d file(s), "
+             "%d failure(s)", summary.intervals_executed, summary.rows_written,
+             summary.files_written, len(summary.failures))
+    if summary.failures or config.errors:
+        return EXIT_FAILED
+    if getattr(summary, "graphite_queued", 0):
+        return EXIT_QUEUED
+    return EXIT_OK
+
+
+@command("rerun")
+def cmd_rerun(args: argparse.Namespace) -> int:
+    config = read_config(args)
+    check_report_names(config, args.report)
+    validate_rerun(args.start, args.end, args.now or utcnow())
+    reports = args.report or list(config.report_keys)
+    path = write_request(args.query_folder, args.start, args.end, reports)
+    print(f"Rerun requested: {path} ({args.start:%Y-%m-%d} to {args.end:%Y-%m-%d}, "
+          f"{len(reports)} report(s)). The next run recomputes them.")
+    return EXIT_OK
+
+
+def _normalise_argv(argv: list[str]) -> list[str]:
+    """The original's ``update_reports.py QUERY_FOLDER OUTPUT_FOLDER`` form means run."""
+    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
+        return ["run", *argv]
+    return argv
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _load_extensions()
+    argv = _normalise_argv(list(sys.argv[1:] if argv is None else argv))
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:
+        return EXIT_USAGE if e.code not in (0, None) else EXIT_OK
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    setup_logging(args.log_level, args.log_file, args.log_format)
+    try:
+        return COMMANDS[args.command](args)
+    except (UsageError, ConfigError, RerunError) as e:
+        log.error("%s", e)
+        if args.log_file:  # the person at the terminal must still see why
+            print(f"Error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except ReportUpdaterError as e:
+        log.error("%s", e)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        log.error("interrupted; every file written so far is complete")
+        return 130
+
+
+def _load_extensions() -> None:
+    """Import the modules that add commands and observers (once)."""
+    import importlib
+
+    for name in EXTENSION_MODULES:
+        importlib.import_module(name)
+
+
+EXTENSION_MODULES: list[str] = []

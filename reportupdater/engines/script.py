@@ -1,0 +1,112 @@
+"""The ``script`` engine: run an executable that prints a TSV.
+
+The script gets ``start_date end_date <explode values sorted by placeholder>
+<its folder>`` as in the original reportupdater, and writes a header row and
+data rows, tab-separated, to stdout. A non-zero exit, a timeout or output
+without a header is a failure. stderr goes to the log.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import signal
+import subprocess
+from typing import Hashable, Mapping
+
+from ..config import Config, ReportConfig
+from ..errors import ExecutionError
+from . import Query, Table
+
+log = logging.getLogger(__name__)
+
+
+def run_process(argv: list[str], timeout: float | None, what: str,
+                env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """Run ``argv`` in its own process group; return (stdout, stderr).
+
+    On timeout the whole process tree is killed. Raises ExecutionError on a
+    non-zero exit, a timeout or a program that cannot start.
+    """
+    try:
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   stdin=subprocess.DEVNULL, start_new_session=True,
+                                   env=dict(env) if env is not None else None)
+    except OSError as e:
+        raise ExecutionError(f"{what} {argv[0]!r} cannot start: {e.strerror or e}") from e
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        _kill_group(process)
+        process.communicate()
+        raise ExecutionError(f"{what} timed out after {timeout:g} s and was killed") from e
+    except BaseException:
+        _kill_group(process)
+        process.communicate()
+        raise
+    out = stdout.decode("utf-8", errors="replace")
+    err = stderr.decode("utf-8", errors="replace")
+    if process.returncode != 0:
+        last = err.strip().splitlines()[-1:] or ["(no stderr)"]
+        reason = (f"was killed by signal {-process.returncode}" if process.returncode < 0
+                  else f"exited with status {process.returncode}")
+        raise ExecutionError(f"{what} {reason}: {last[0]}")
+    return out, err
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def parse_tsv(text: str, what: str) -> Table:
+    """A header line and tab-separated rows; empty values become None."""
+    reader = csv.reader(text.splitlines(), delimiter="\t")
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ExecutionError(f"{what} printed nothing; a header row was expected") from None
+    except csv.Error as e:
+        raise ExecutionError(f"{what} printed output that is not TSV: {e}") from e
+    rows = []
+    try:
+        for number, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            if len(row) != len(header):
+                raise ExecutionError(
+                    f"{what} printed {len(row)} fields on line {number} but its header has "
+                    f"{len(header)} ({', '.join(header)})")
+            rows.append(tuple(value if value != "" else None for value in row))
+    except csv.Error as e:
+        raise ExecutionError(f"{what} printed output that is not TSV: {e}") from e
+    return Table(header=header, rows=rows)
+
+
+class ScriptEngine:
+    """Runs a report's script once per interval; nothing to pool."""
+
+    healthy = True
+
+    @staticmethod
+    def pool_key(config: Config, report: ReportConfig,
+                 explode: Mapping[str, str]) -> tuple[Hashable, int | None]:
+        return "script", None
+
+    @staticmethod
+    def open(config: Config, report: ReportConfig, explode: Mapping[str, str]) -> "ScriptEngine":
+        return ScriptEngine()
+
+    def run(self, query: Query) -> Table:
+        what = f"script {query.report.template.path.name}"
+        stdout, stderr = run_process(list(query.argv), query.report.timeout, what)
+        for line in stderr.splitlines():
+            if line.strip():
+                log.info("%s (%s) stderr: %s", query.report.key, query.interval, line)
+        return parse_tsv(stdout, what)
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,44 @@
+"""Named exceptions raised by the library.
+
+The library raises these; only the CLI turns them into messages and exit
+statuses (see ``reportupdater.cli``). Each carries enough context to say what
+went wrong, where, and with which value.
+"""
+
+from __future__ import annotations
+
+
+class ReportUpdaterError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ConfigError(ReportUpdaterError):
+    """The config cannot be used at all (unreadable, not YAML, no reports)."""
+
+
+class TemplateError(ReportUpdaterError):
+    """A query template cannot be rendered for an interval."""
+
+
+class ExecutionError(ReportUpdaterError):
+    """A query or script failed, timed out, or returned unusable output."""
+
+
+class ResultError(ExecutionError):
+    """An execution succeeded but its rows cannot be written to a timeline."""
+
+
+class TimelineError(ReportUpdaterError):
+    """An existing TSV timeline cannot be read or written."""
+
+
+class RerunError(ReportUpdaterError):
+    """A rerun request is invalid (bad dates, unknown reports)."""
+
+
+class LockHeldError(ReportUpdaterError):
+    """Another run holds the lock of this query folder."""
+
+
+class UsageError(ReportUpdaterError):
+    """The command line asks for something impossible or contradictory."""

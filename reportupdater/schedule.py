@@ -1,0 +1,54 @@
+"""Work out which intervals of a report are due: expected minus done.
+
+Pure functions of the report, ``now`` (passed in, never read from the clock)
+and the dates already in the report's timeline. Intervals are produced lazily,
+oldest first, so a plan over millions of intervals costs no memory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Container, Iterator, Sequence
+
+from .config import ReportConfig
+from .intervals import Interval
+
+
+def window(report: ReportConfig, now: dt.datetime) -> tuple[dt.datetime, dt.datetime] | None:
+    """First and last interval starts a report should have, or None if none yet.
+
+    The last interval is the one ending at or before ``now - lag``; with
+    ``max_data_points: N`` only the last N intervals are considered.
+    """
+    g = report.granularity
+    first = g.truncate(report.starts)
+    last = g.add(g.truncate(now - dt.timedelta(seconds=report.lag)), -1)
+    if report.max_data_points:
+        first = max(first, g.add(last, -(report.max_data_points - 1)))
+    if last < first:
+        return None
+    return first, last
+
+
+def expected_count(report: ReportConfig, now: dt.datetime) -> int:
+    bounds = window(report, now)
+    return report.granularity.count(*bounds) if bounds else 0
+
+
+def overlaps(interval: Interval, ranges: Sequence[tuple[dt.datetime, dt.datetime]]) -> bool:
+    """Whether ``interval`` overlaps any half-open ``[start, end)`` range."""
+    return any(interval.start < end and interval.end > start for start, end in ranges)
+
+
+def missing_intervals(report: ReportConfig, now: dt.datetime, done: Container[str],
+                      reruns: Sequence[tuple[dt.datetime, dt.datetime]] = ()
+                      ) -> Iterator[Interval]:
+    """Intervals whose date is not in ``done``, or that a rerun asks for, oldest first."""
+    bounds = window(report, now)
+    if bounds is None:
+        return
+    g = report.granularity
+    for start in g.starts(*bounds):
+        interval = Interval(start, g)
+        if interval.label not in done or (reruns and overlaps(interval, reruns)):
+            yield interval
