@@ -198,7 +198,7 @@ def cmd_run(args: argparse.Namespace) -> int:
              summary.files_written, len(summary.failures))
     if summary.failures or config.errors:
         return EXIT_FAILED
-    if getattr(summary, "graphite_queued", 0):
+    if summary.graphite_queued:
         return EXIT_QUEUED
     return EXIT_OK
 
@@ -257,4 +257,6 @@ def _load_extensions() -> None:
         importlib.import_module(name)
 
 
+# Modules that register commands (PARSER_EXTENSIONS, COMMANDS) and run
+# observers (OBSERVER_FACTORIES) when imported.
 EXTENSION_MODULES: list[str] = []

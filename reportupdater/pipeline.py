@@ -66,6 +66,8 @@ class RunSummary:
     failures: list[Failure] = field(default_factory=list)
     reports_run: set[str] = field(default_factory=set)
     backlog: dict[str, int] = field(default_factory=dict)  # report -> still missing
+    graphite_sent: int = 0  # set by the Graphite publisher
+    graphite_queued: int = 0  # points waiting in the outbox after the run
 
     @property
     def failed_reports(self) -> set[str]:
