@@ -93,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true",
                      help="list the intervals that would execute; connect nowhere, "
                           "write nothing")
+    run.add_argument("--checkpoint-seconds", type=float, default=60.0,
+                     help=argparse.SUPPRESS)
     run.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                      help="progress bar on stderr (default: auto, only on a terminal)")
     _add_common(run)
@@ -181,7 +183,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"--jobs must be at least 1, not {args.jobs}")
     options = RunOptions(
         output_folder=args.output_folder, now=args.now or utcnow(),
-        reports=tuple(args.report), jobs=args.jobs or config.jobs or 4)
+        reports=tuple(args.report), jobs=args.jobs or config.jobs or 4,
+        checkpoint_seconds=args.checkpoint_seconds)
     if args.dry_run:
         from .plan import print_plan
         return print_plan(config, options)

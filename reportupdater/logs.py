@@ -39,8 +39,11 @@ def setup_logging(level: str = "info", log_file: str | None = None,
                                       "%Y-%m-%dT%H:%M:%SZ")
         formatter.converter = time.gmtime
         handler.setFormatter(formatter)
+    handler._reportupdater = True  # type: ignore[attr-defined]
     root = logging.getLogger()
     for old in list(root.handlers):
-        root.removeHandler(old)
+        if getattr(old, "_reportupdater", False):  # keep handlers others installed
+            root.removeHandler(old)
+            old.close()
     root.addHandler(handler)
     root.setLevel(getattr(logging, level.upper()))

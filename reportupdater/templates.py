@@ -103,7 +103,7 @@ def script_argv(report: ReportConfig, interval: Interval,
                 explode: Mapping[str, str]) -> list[str]:
     """``script start_date end_date <values sorted by placeholder> <query folder>``."""
     path = report.template.path
-    return ([str(path), interval.start.strftime(DATE_FORMAT),
-             interval.end.strftime(DATE_FORMAT)]
+    fmt = interval.granularity.date_format  # hourly scripts get the time too
+    return ([str(path), interval.start.strftime(fmt), interval.end.strftime(fmt)]
             + [explode[name] for name in sorted(explode)]
             + [str(path.parent)])

@@ -15,6 +15,7 @@ import bisect
 import csv
 import io
 import os
+import re
 import shutil
 import threading
 from contextlib import contextmanager
@@ -92,17 +93,26 @@ def read_labels(path: Path, granularity: Granularity) -> set[str]:
     if b'"' in data:  # quoted fields may span lines: parse properly
         timeline = read_timeline(path, granularity)
         return set(timeline.rows) if timeline else set()
-    lines = data.split(b"\n")
-    labels = {line.split(b"\t", 1)[0].rstrip(b"\r") for line in lines[1:]}
+    header_end = data.find(b"\n")
+    if header_end < 0:
+        return set()
+    body = data[header_end + 1:]
+    bad = _BAD_LABEL[granularity is Granularity.HOURS].search(body)
+    if bad:  # a full read names the line
+        read_timeline(path, granularity)
+        line = body.count(b"\n", 0, bad.start()) + 2
+        raise TimelineError(f"{path}:{line}: first column is not a date in the format "
+                            f"{granularity.date_format}; nothing was overwritten")
+    labels = {line.split(b"\t", 1)[0].rstrip(b"\r") for line in body.split(b"\n")}
     labels.discard(b"")
-    width = 19 if granularity is Granularity.HOURS else 10
-    result = set()
-    for raw in labels:
-        label = raw.decode("utf-8", errors="replace")
-        if len(label) != width:  # a cheap guard; a full read checks every date
-            _check_label(label, granularity, path, 0)
-        result.add(label)
-    return result
+    return {label.decode("ascii") for label in labels}
+
+
+# A line that does not start with a date label (empty lines are allowed).
+_BAD_LABEL = {
+    False: re.compile(rb"^(?!\d{4}-\d\d-\d\d(?:\t|\r?$))(?=.)", re.M),
+    True: re.compile(rb"^(?!\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\t|\r?$))(?=.)", re.M),
+}
 
 
 def merge(timeline: Timeline | None, results: Iterable[IntervalRows]) -> Timeline:

@@ -1,0 +1,157 @@
+"""``validate``: every problem of a query folder, without connecting anywhere.
+
+Input: a query folder and its config. Output: the problems, one a line, each
+with its file, YAML line, report and key, and exit status 0 (warnings at
+most) or 1 (errors). ``load_config`` already checks the config keys, parses
+every template and checks its placeholders, reads every explode file and
+checks the scripts' executable bits; this stage adds what needs more than
+the config: a trial render of each query for its first interval (a format
+spec or a Jinja filter that only fails when rendered), credential files that
+are not there, and rerun requests in ``.reruns/`` that a run would ignore.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from . import templates
+from .cli import (EXIT_FAILED, EXIT_OK, PARSER_EXTENSIONS, _Formatter, _add_common,
+                  command)
+from .config import Config, Problem, _yaml_lines, load_config
+from .errors import ConfigError, RerunError, TemplateError, UsageError
+from .intervals import Interval
+from .reruns import RERUN_FOLDER, parse_request
+
+
+def _line(lines: dict[tuple[str, ...], int], *path: str) -> int | None:
+    """The YAML line of the deepest key of ``path`` that exists."""
+    for depth in range(len(path), 0, -1):
+        if path[:depth] in lines:
+            return lines[path[:depth]]
+    return None
+
+
+def render_problems(config: Config, lines: dict[tuple[str, ...], int]) -> list[Problem]:
+    """Render each query for its first interval and explode combination."""
+    problems = []
+    for report in config.reports:
+        if report.type == "script":
+            continue  # its argv always builds; load_config checked the file
+        explode = next(report.explode_combinations())
+        try:
+            templates.render(report, Interval.containing(report.starts, report.granularity),
+                             explode)
+        except TemplateError as e:
+            problems.append(Problem(
+                str(config.path), f"trial render for {report.starts:%Y-%m-%d} failed: {e}",
+                report.key, "execute",
+                _line(lines, "reports", report.key, "execute")
+                or _line(lines, "reports", report.key)))
+    return problems
+
+
+def credential_problems(config: Config, lines: dict[tuple[str, ...], int]) -> list[Problem]:
+    """Credential files this machine cannot read: a warning, as the config may be
+    validated away from the machine that runs it."""
+    problems = []
+    for database in config.databases.values():
+        creds = database.creds_file
+        if creds and not os.access(os.path.expanduser(creds), os.R_OK):
+            problems.append(Problem(
+                str(config.path), f"creds_file {creds!r} cannot be read here; a run on "
+                "this machine could not connect", None,
+                f"databases.{database.key}.creds_file",
+                _line(lines, "databases", database.key, "creds_file"), "warning"))
+    return problems
+
+
+def rerun_problems(config: Config) -> list[Problem]:
+    """Rerun requests a run would ignore or only partly follow."""
+    folder = config.query_folder / RERUN_FOLDER
+    if not folder.is_dir():
+        return []
+    problems = []
+    for path in sorted(folder.iterdir()):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        try:
+            request = parse_request(path)
+        except RerunError as e:
+            problems.append(Problem(str(path), f"ignored by runs: {e}", severity="warning"))
+            continue
+        unknown = [r for r in request.reports if r not in config.report_keys]
+        if unknown:
+            problems.append(Problem(
+                str(path), f"names unknown report(s) {', '.join(map(repr, unknown))}; "
+                "runs drop them", severity="warning"))
+    return problems
+
+
+def all_problems(config: Config) -> list[Problem]:
+    try:
+        lines = _yaml_lines(config.path.read_text(encoding="utf-8"))
+    except OSError:
+        lines = {}
+    found = [*config.problems, *render_problems(config, lines),
+             *credential_problems(config, lines), *rerun_problems(config)]
+    # Top to bottom through each file, so the list reads like the config.
+    return sorted(found, key=lambda p: (p.file != str(config.path), p.file, p.line or 0))
+
+
+VALIDATE_DOC = """\
+Check a query folder without connecting anywhere: the config's keys and
+values, every template (does it parse, are its placeholders known, does it
+render for the report's first interval), every explode file, every script's
+executable bit, credential files and pending rerun requests. Lists every
+problem with its file, line, report and key. Warnings (a deprecated key, a
+credential file missing on this machine) do not fail validation.
+
+Exit status: 0 no errors (warnings at most); 1 errors found, or the config
+can't be read; 2 bad invocation.
+
+Example:
+  reportupdater validate queries
+  reportupdater validate /srv/reportupdater/queries/editing --config-path editing.yaml
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    validate = sub.add_parser("validate", formatter_class=_Formatter,
+                              help="list every problem of a query folder",
+                              description=VALIDATE_DOC)
+    validate.add_argument("query_folder", nargs="?", type=Path, default=Path("queries"),
+                          metavar="QUERY_FOLDER", help="folder of templates and "
+                          "config.yaml (default: ./queries)")
+    _add_common(validate)
+
+
+PARSER_EXTENSIONS.append(add_parser)
+
+
+@command("validate")
+def cmd_validate(args: argparse.Namespace) -> int:
+    if not args.query_folder.is_dir():
+        raise UsageError(f"query folder {str(args.query_folder)!r} does not exist or is not "
+                         "a folder")
+    try:
+        config = load_config(args.query_folder, args.config_path)
+    except ConfigError as e:
+        print(f"error: {e}")
+        print("1 error")
+        return EXIT_FAILED
+    problems = all_problems(config)
+    for problem in problems:
+        print(f"{problem.severity}: {problem}")
+    errors = sum(1 for p in problems if p.severity == "error")
+    warnings = len(problems) - errors
+    counts = f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
+    usable = f"{len(config.reports)} of {_plural(len(config.report_keys), 'report')} usable"
+    print(f"{counts} in {config.path} ({usable})" if problems
+          else f"OK: {config.path} ({usable})")
+    return EXIT_FAILED if errors else EXIT_OK
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")

@@ -1,0 +1,270 @@
+"""Runs through the real CLI: scripts, failures, headers, trimming, lock, kills, exit codes."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import REPO, read_tsv, run_subprocess
+from reportupdater import timeline as tl
+from reportupdater.intervals import Granularity
+from reportupdater.lock import run_lock
+
+ECHO = """\
+#!/bin/sh
+# start end [explode values...] folder
+printf 'date\\tstart\\tend\\targs\\n'
+printf '%s\\t%s\\t%s\\t%s\\n' "$1" "$1" "$2" "$*"
+"""
+
+
+def script_folder(make_folder, script=ECHO, granularity="days", extra=""):
+    return make_folder(f"""
+        reports:
+            r:
+                type: script
+                granularity: {granularity}
+                starts: 2026-11-01
+                {extra}
+        """, executables={"r": script})
+
+
+def test_script_gets_dates_explode_values_and_folder(make_folder, tmp_path, run_cli):
+    folder = make_folder("""
+        reports:
+            r:
+                type: script
+                granularity: days
+                starts: 2026-11-01
+                explode_by: {wiki: "enwiki, dewiki", editor: wikitext}
+        """, executables={"r": ECHO})
+    result = run_cli("run", folder, tmp_path / "out", "--now", "2026-11-03")
+    assert result.code == 0, result.err
+    assert read_tsv(tmp_path / "out/r/wikitext/dewiki.tsv") == [
+        ["date", "start", "end", "args"],
+        ["2026-11-01", "2026-11-01", "2026-11-02", f"2026-11-01 2026-11-02 wikitext dewiki {folder}"],
+        ["2026-11-02", "2026-11-02", "2026-11-03", f"2026-11-02 2026-11-03 wikitext dewiki {folder}"],
+    ]
+
+
+@pytest.mark.parametrize("script, message", [
+    ("#!/bin/sh\necho 'boom: table missing' >&2\nexit 3\n",
+     "script r exited with status 3: boom: table missing"),
+    ("#!/bin/sh\nprintf 'date\\tn\\n%s\\t1\\t2\\n' \"$1\"\n",
+     "script r printed 3 fields on line 2 but its header has 2 (date, n)"),
+    ("#!/bin/sh\nexit 0\n", "script r printed nothing; a header row was expected"),
+    ("#!/bin/sh\nprintf 'date\\tn\\nyesterday\\t1\\n'\n",
+     "row 1: the first column ('date') must be the date, but 'yesterday' is not one"),
+    ("#!/bin/sh\nprintf 'date\\tn\\n2026-10-01\\t1\\n'\n",
+     "row 1 is dated 2026-10-01, outside the interval 2026-11-01..2026-11-02"),
+])
+def test_a_failing_script_records_nothing(make_folder, tmp_path, run_cli, script, message):
+    folder = script_folder(make_folder, script)
+    result = run_cli("run", folder, tmp_path / "out", "--now", "2026-11-02")
+    assert result.code == 1
+    assert f"report 'r' interval 2026-11-01..2026-11-02: {message}" in result.err
+    assert not (tmp_path / "out" / "r.tsv").exists()
+
+
+def test_script_stderr_goes_to_the_log(make_folder, tmp_path, run_cli):
+    folder = script_folder(make_folder, "#!/bin/sh\necho 'scanning 3 files' >&2\n"
+                                        "printf 'date\\tn\\n%s\\t1\\n' \"$1\"\n")
+    result = run_cli("run", folder, tmp_path / "out", "--now", "2026-11-02")
+    assert result.code == 0
+    assert "r (2026-11-01..2026-11-02) stderr: scanning 3 files" in result.err
+
+
+def test_a_timeout_kills_the_script_tree(make_folder, tmp_path, run_cli):
+    marker = tmp_path / "survived"
+    folder = script_folder(make_folder, f"#!/bin/sh\n(sleep 3; touch {marker}) &\nsleep 30\n",
+                           extra="timeout: 0.5")
+    started = time.monotonic()
+    result = run_cli("run", folder, tmp_path / "out", "--now", "2026-11-02")
+    assert result.code == 1
+    assert "timed out after 0.5 s and was killed" in result.err
+    assert time.monotonic() - started < 10
+    time.sleep(3.5)
+    assert not marker.exists()  # the child was killed with its parent
+
+
+def test_an_empty_result_writes_one_empty_row(make_folder, tmp_path, run_cli):
+    folder = script_folder(make_folder, "#!/bin/sh\nprintf 'date\\ta\\tb\\n'\n")
+    assert run_cli("run", folder, tmp_path / "out", "--now", "2026-11-03").code == 0
+    assert (tmp_path / "out/r.tsv").read_text() == "date\ta\tb\n2026-11-01\t\t\n2026-11-02\t\t\n"
+
+
+def test_header_changes_between_runs(make_folder, tmp_path, run_cli):
+    folder = script_folder(make_folder, "#!/bin/sh\nprintf 'date\\tb\\tz\\n%s\\t1\\t2\\n' \"$1\"\n")
+    out = tmp_path / "out"
+    assert run_cli("run", folder, out, "--now", "2026-11-03").code == 0
+    (folder / "r").write_text("#!/bin/sh\nprintf 'date\\tc\\tb\\n%s\\t3\\t4\\n' \"$1\"\n")
+    assert run_cli("run", folder, out, "--now", "2026-11-04").code == 0
+    assert read_tsv(out / "r.tsv") == [
+        ["date", "c", "b", "z"],
+        ["2026-11-01", "", "1", "2"],
+        ["2026-11-02", "", "1", "2"],
+        ["2026-11-03", "3", "4", ""],
+    ]
+
+
+def test_max_data_points_trims_older_rows(make_folder, tmp_path, run_cli):
+    folder = script_folder(make_folder, "#!/bin/sh\nprintf 'date\\tn\\n%s\\t1\\n' \"$1\"\n",
+                           extra="max_data_points: 3")
+    out = tmp_path / "out"
+    assert run_cli("run", folder, out, "--now", "2026-11-05").code == 0
+    assert [r[0] for r in read_tsv(out / "r.tsv")] == ["date", "2026-11-02", "2026-11-03",
+                                                         "2026-11-04"]
+    assert run_cli("run", folder, out, "--now", "2026-11-07").code == 0
+    assert [r[0] for r in read_tsv(out / "r.tsv")] == ["date", "2026-11-04", "2026-11-05",
+                                                         "2026-11-06"]
+
+
+def test_monthly_boundaries(make_folder, tmp_path, run_cli):
+    folder = make_folder("""
+        reports:
+            r: {type: script, granularity: months, starts: 2025-11-15}
+        """, executables={"r": ECHO})
+    assert run_cli("run", folder, tmp_path / "out", "--now", "2026-03-01").code == 0
+    rows = read_tsv(tmp_path / "out/r.tsv")[1:]
+    assert [(r[1], r[2]) for r in rows] == [("2025-11-01", "2025-12-01"),
+                                           ("2025-12-01", "2026-01-01"),
+                                           ("2026-01-01", "2026-02-01"),
+                                           ("2026-02-01", "2026-03-01")]
+
+
+def test_hourly_reports_write_date_and_time(make_folder, tmp_path, run_cli):
+    script = "#!/bin/sh\nprintf 'date\\tn\\n%s\\t1\\n' \"$1\"\n"
+    folder = script_folder(make_folder, script, granularity="hours")
+    assert run_cli("run", folder, tmp_path / "out", "--now", "2026-11-01T02:30").code == 0
+    assert read_tsv(tmp_path / "out/r.tsv") == [
+        ["date", "n"], ["2026-11-01 00:00:00", "1"], ["2026-11-01 01:00:00", "1"]]
+
+
+def test_a_corrupt_timeline_is_left_alone_and_fails_the_run(make_folder, tmp_path, run_cli):
+    folder = script_folder(make_folder)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "r.tsv").write_text("date\tn\n01/11/2026\t5\n")
+    result = run_cli("run", folder, out, "--now", "2026-11-03")
+    assert result.code == 1
+    assert "r.tsv:2: first column '01/11/2026' is not a date" in result.err
+    assert (out / "r.tsv").read_text() == "date\tn\n01/11/2026\t5\n"
+
+
+def test_a_second_concurrent_run_exits_0_without_doing_anything(make_folder, tmp_path,
+                                                                 run_cli):
+    folder = script_folder(make_folder)
+    with run_lock(folder):
+        result = run_cli("run", folder, tmp_path / "out", "--now", "2026-11-03")
+    assert result.code == 0
+    assert f"another run (pid {os.getpid()}) holds {folder}/.lock" in result.err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_killed_run_releases_its_lock(make_folder, tmp_path):
+    folder = script_folder(make_folder, "#!/bin/sh\nsleep 30\n")
+    process = subprocess.Popen([sys.executable, "-m", "reportupdater", "run", str(folder),
+                                str(tmp_path / "out"), "--now", "2026-11-03"], cwd=REPO,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while not (folder / ".lock").exists() or not (folder / ".lock").read_text().strip():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    with run_lock(folder):  # a stale lock does not block
+        pass
+
+
+def test_killing_a_run_never_leaves_a_partial_tsv(make_folder, tmp_path):
+    """SIGKILL a long backfill at random moments; the TSV is always whole."""
+    rows = "\n".join(f"SELECT DATE '{{from_date}}' AS date, {i} AS k, "
+                     f"'{'x' * 50}' AS pad UNION ALL" for i in range(20))
+    folder = make_folder("""
+        databases: {d: {engine: duckdb}}
+        reports:
+            big: {db: d, granularity: days, starts: 2023-01-01}
+        """, files={"big.sql": rows + " SELECT DATE '{from_date}', 99, 'end'"})
+    out = tmp_path / "out"
+    path = out / "big.tsv"
+    rng = random.Random(7)
+    for attempt in range(6):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "reportupdater", "run", str(folder), str(out),
+             "--now", "2026-11-01", "--jobs", "2", "--checkpoint-seconds", "0.2"],
+            cwd=REPO, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.5, 2.0))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        if path.exists():
+            timeline = tl.read_timeline(path, Granularity.DAYS)
+            assert timeline.header == ["date", "k", "pad"]
+            for label, day_rows in timeline.rows.items():
+                assert [r[1] for r in day_rows] == [str(i) for i in range(20)] + ["99"], label
+    result = run_subprocess("run", str(folder), str(out), "--now", "2026-11-01")
+    assert result.returncode == 0, result.stderr
+    timeline = tl.read_timeline(path, Granularity.DAYS)
+    assert len(timeline.rows) == 1400  # 2023-01-01 .. 2026-10-31
+    assert not [p for p in out.iterdir() if p.name != "big.tsv"]  # no temp files left
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "no/such/folder"], "query folder 'no/such/folder' does not exist"),
+    (["run", "queries", "output", "-r", "nope"], "unknown report 'nope'; the config"),
+    (["run", "queries", "--now", "yesterday"], "'yesterday' is not a date"),
+    (["run", "queries", "--jobs", "0"], "--jobs must be at least 1, not 0"),
+    (["rerun", "queries", "2026-11-05", "2026-11-01"], "START 2026-11-05 must be before END"),
+    (["rerun", "queries", "2026-11-01", "2099-01-01"], "END 2099-01-01 is in the future"),
+])
+def test_bad_invocations_exit_2_with_a_clear_message(args, message):
+    result = run_subprocess(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def test_an_unreadable_config_exits_2(make_folder, tmp_path):
+    folder = make_folder("reports: {r: [unclosed")
+    result = run_subprocess("run", str(folder), str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert "is not valid YAML" in result.stderr
+
+
+def test_a_config_error_skips_the_report_runs_the_rest_and_exits_1(make_folder, tmp_path,
+                                                                   run_cli):
+    folder = make_folder("""
+        reports:
+            good: {type: script, granularity: days, starts: 2026-11-01, execute: r}
+            bad: {type: script, granularity: yearly, starts: 2026-11-01, execute: r}
+        """, executables={"r": ECHO})
+    result = run_cli("run", folder, tmp_path / "out", "--now", "2026-11-02")
+    assert result.code == 1
+    assert "report 'bad', key 'granularity': granularity 'yearly'" in result.err
+    assert (tmp_path / "out/good.tsv").exists()
+
+
+def test_the_demo_runs_out_of_the_box(tmp_path):
+    out = tmp_path / "output"
+    result = run_subprocess("run", "queries", str(out), "--now", "2026-11-01T00:00:00",
+                            "--no-graphite")
+    assert result.returncode == 0, result.stderr
+    enwiki = read_tsv(out / "toggles_by_editor/enwiki.tsv")
+    assert enwiki[0] == ["date", "editor", "enabled", "toggles"]
+    assert {r[0] for r in enwiki[1:]} == {f"2026-{m:02d}-{d:02d}" for m, days in
+                                          ((8, 31), (9, 30), (10, 31))
+                                          for d in range(1, days + 1)}
+    # The weekly totals add up to the daily rows of the three wikis.
+    daily = sum(int(r[3]) for w in ("enwiki", "dewiki", "eswiki")
+                for r in read_tsv(out / f"toggles_by_editor/{w}.tsv")[1:] if r[3])
+    weekly = sum(int(r[1]) for r in read_tsv(out / "weekly_toggles.tsv")[1:])
+    monthly = sum(int(r[1]) for r in read_tsv(out / "monthly_summary.tsv")[1:])
+    assert daily == weekly == monthly == 3929
+    assert len(read_tsv(out / "toggles_by_edit_count/wikitext_2010.tsv")) > 60
+
+
+def test_python_dash_m_and_help():
+    result = run_subprocess("--help")
+    assert result.returncode == 0 and "run" in result.stdout and "rerun" in result.stdout
