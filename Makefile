@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean readme
 
 # Run the main job on the embedded demo: no server, no network at run time.
 demo: $(VENV)/.installed-demo
@@ -26,3 +26,7 @@ $(VENV)/.installed-demo: setup.cfg
 
 clean:
 	rm -rf output/* $(VENV)
+
+# Regenerate README.md's generated blocks (--help output, docs/ sections).
+readme:
+	$(BIN)/python tools/readme.py

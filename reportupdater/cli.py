@@ -128,7 +128,7 @@ execute or write (the others still ran); 2 bad invocation or unreadable config;
 
 Example:
   reportupdater run queries output
-  reportupdater run queries output -r toggles_by_wiki --now 2026-11-01
+  reportupdater run queries output -r toggles_by_editor --now 2026-11-01
 """
 
 RERUN_DOC = """\
@@ -263,3 +263,6 @@ def _load_extensions() -> None:
 # Modules that register commands (PARSER_EXTENSIONS, COMMANDS) and run
 # observers (OBSERVER_FACTORIES) when imported.
 EXTENSION_MODULES: list[str] = []
+EXTENSION_MODULES += ["reportupdater.graphite", "reportupdater.health"]  # in this order
+EXTENSION_MODULES += ["reportupdater.validate", "reportupdater.render_cmd",
+                      "reportupdater.status", "reportupdater.progress"]

@@ -268,3 +268,74 @@ def test_the_demo_runs_out_of_the_box(tmp_path):
 def test_python_dash_m_and_help():
     result = run_subprocess("--help")
     assert result.returncode == 0 and "run" in result.stdout and "rerun" in result.stdout
+
+
+def test_failures_name_the_explode_values(make_folder, tmp_path, run_cli):
+    folder = make_folder("""
+        reports:
+            r: {type: script, granularity: days, starts: 2026-11-01,
+                explode_by: {wiki: "enwiki, dewiki"}}
+        """, executables={"r": "#!/bin/sh\n[ \"$3\" = dewiki ] && exit 4\n"
+                                "printf 'date\\tn\\n%s\\t1\\n' \"$1\"\n"})
+    result = run_cli("run", folder, tmp_path / "out", "--now", "2026-11-02")
+    assert result.code == 1
+    assert ("report 'r' (wiki=dewiki) interval 2026-11-01..2026-11-02: script r exited "
+            "with status 4") in result.err
+    assert (tmp_path / "out/r/enwiki.tsv").exists()
+    assert not (tmp_path / "out/r/dewiki.tsv").exists()
+
+
+def test_report_option_restricts_the_run(make_folder, tmp_path, run_cli):
+    folder = make_folder("""
+        reports:
+            a: {type: script, granularity: days, starts: 2026-11-01, execute: s}
+            b: {type: script, granularity: days, starts: 2026-11-01, execute: s}
+        """, executables={"s": ECHO})
+    assert run_cli("run", folder, tmp_path / "out", "--now", "2026-11-02", "-r", "b").code == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["b.tsv"]
+
+
+def test_group_is_applied_to_output_files(make_folder, tmp_path, run_cli):
+    import grp
+    group = grp.getgrgid(os.getgid() if os.getgid() != 0 else 1)  # e.g. "daemon"
+    folder = script_folder(make_folder, extra=f"group: {group.gr_name}")
+    assert run_cli("run", folder, tmp_path / "out", "--now", "2026-11-02").code == 0
+    assert (tmp_path / "out/r.tsv").stat().st_gid == group.gr_gid
+
+
+def test_rerun_without_reports_names_every_report(make_folder, run_cli):
+    folder = make_folder("""
+        reports:
+            a: {type: script, granularity: days, starts: 2026-11-01, execute: s}
+            b: {type: script, granularity: days, starts: 2026-11-01, execute: s}
+        """, executables={"s": ECHO})
+    result = run_cli("rerun", folder, "2026-11-01", "2026-11-02", "--now", "2026-11-05")
+    assert result.code == 0
+    (request,) = (folder / ".reruns").iterdir()
+    assert request.read_text() == "2026-11-01\n2026-11-02\na\nb\n"
+
+
+def test_an_unparseable_rerun_request_is_kept_with_a_warning(make_folder, tmp_path, run_cli):
+    folder = script_folder(make_folder)
+    (folder / ".reruns").mkdir()
+    (folder / ".reruns" / "broken").write_text("last tuesday\n2026-11-02\nr\n")
+    result = run_cli("run", folder, tmp_path / "out", "--now", "2026-11-03")
+    assert result.code == 0
+    assert "ignoring rerun request (the file is kept)" in result.err
+    assert "'last tuesday' is not a date" in result.err
+    assert (folder / ".reruns" / "broken").exists()
+
+
+def test_a_failed_rerun_keeps_its_request(make_folder, tmp_path, run_cli):
+    folder = script_folder(make_folder, "#!/bin/sh\nprintf 'date\\tn\\n%s\\t1\\n' \"$1\"\n")
+    out = tmp_path / "out"
+    assert run_cli("run", folder, out, "--now", "2026-11-03").code == 0
+    assert run_cli("rerun", folder, "2026-11-01", "2026-11-02", "--now", "2026-11-03").code == 0
+    (folder / "r").write_text("#!/bin/sh\nexit 1\n")
+    assert run_cli("run", folder, out, "--now", "2026-11-03").code == 1
+    assert len(list((folder / ".reruns").iterdir())) == 1
+    assert read_tsv(out / "r.tsv")[1] == ["2026-11-01", "1"]  # the old row is kept
+    (folder / "r").write_text("#!/bin/sh\nprintf 'date\\tn\\n%s\\t2\\n' \"$1\"\n")
+    assert run_cli("run", folder, out, "--now", "2026-11-03").code == 0
+    assert list((folder / ".reruns").iterdir()) == []
+    assert read_tsv(out / "r.tsv")[1:] == [["2026-11-01", "2"], ["2026-11-02", "1"]]
