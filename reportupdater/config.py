@@ -431,6 +431,9 @@ def _graphite(raw: Any, query_folder: Path, c: _Collector) -> GraphiteConfig | N
     prefix = raw.get("prefix", "") or ""
     if not isinstance(prefix, str):
         c.add(f"graphite prefix must be a string, not {prefix!r}", path=where + ("prefix",))
+    elif _unsafe_in_metric(prefix):
+        c.add(f"graphite prefix {prefix!r} contains {_unsafe_in_metric(prefix)!r}, which "
+              "can't be in a metric path", path=where + ("prefix",))
     timeout = raw.get("timeout", 10.0)
     if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
         c.add(f"graphite timeout must be a number of seconds > 0, not {timeout!r}",
@@ -510,6 +513,11 @@ def _report(key: str, settings: Any, defaults: dict, databases: dict[str, Databa
             graphite: GraphiteConfig | None, top_hive: dict, query_folder: Path,
             c: _Collector) -> ReportConfig | None:
     base = ("reports", key)
+    reason = check_explode_value(key)
+    if reason:
+        c.add(f"report name {key!r} is refused: {reason} (it becomes a file name in the "
+              "output folder)", path=base, report=key)
+        return None
     if not isinstance(settings, dict):
         c.add(f"the report's settings must be a mapping, not {settings!r}", path=base,
               report=key)
@@ -691,6 +699,14 @@ def _explode_by(raw: Any, query_folder: Path, bad) -> tuple | None:
     return tuple(result) if ok else None
 
 
+def _unsafe_in_metric(text: str) -> str | None:
+    """A character of config text that can't be in a Graphite metric path, if any."""
+    for char in text:
+        if char.isspace() or char in "'\"/\\":
+            return char
+    return None
+
+
 def _report_graphite(raw: Any, graphite: GraphiteConfig | None, bad) -> ReportGraphite | None:
     if not isinstance(raw, dict):
         bad(f"graphite must be a mapping with path and metrics, not {raw!r}", "graphite")
@@ -714,6 +730,11 @@ def _report_graphite(raw: Any, graphite: GraphiteConfig | None, bad) -> ReportGr
                 bad(f"graphite metric {name!r} must name a column, not {column!r}",
                     "graphite.metrics")
                 return None
+            if _unsafe_in_metric(str(name)):
+                bad(f"graphite metric name {name!r} contains "
+                    f"{_unsafe_in_metric(str(name))!r}, which can't be in a metric path",
+                    "graphite.metrics")
+                return None
             pairs.append((str(name), column))
     for k in raw:
         if k not in ("path", "metrics"):
@@ -732,6 +753,12 @@ def _report_graphite(raw: Any, graphite: GraphiteConfig | None, bad) -> ReportGr
         bad(f"graphite.path {path!r} has an empty {{}} placeholder; name it",
             "graphite.path")
         return None
+    for text, _, _, _ in string.Formatter().parse(path):
+        if _unsafe_in_metric(text):
+            bad(f"graphite.path {path!r} contains {_unsafe_in_metric(text)!r}, which can't "
+                "be in a metric path (values from data are sanitised, the path's own text "
+                "is not)", "graphite.path")
+            return None
     return ReportGraphite(path=path, metrics=tuple(pairs))
 
 

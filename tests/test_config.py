@@ -203,3 +203,15 @@ def test_config_path_lookup_order(make_folder, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "config.yaml").write_text("reports: {cwd: {}}")
     assert load_config(folder).report_keys == ("cwd",)
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", "..", "tab\tname"])
+def test_report_names_cannot_escape_the_output_folder(make_folder, name):
+    folder = make_folder(f"""
+        reports:
+            {name!r}: {{type: script, granularity: days, starts: 2026-01-01, execute: s}}
+        """.replace("'", '"'), executables={"s": SCRIPT})
+    config = load_config(folder)
+    assert config.reports == ()
+    (problem,) = config.errors
+    assert problem.message.startswith(f"report name {name!r} is refused")
