@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from . import schedule, templates
+from . import templates
 from .cli import (EXIT_OK, PARSER_EXTENSIONS, _Formatter, _add_common, _moment,
                   check_report_names, command, read_config)
 from .config import Config, ReportConfig
@@ -51,8 +51,7 @@ def explode_values(report: ReportConfig, pairs: Sequence[str]) -> dict[str, str]
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:
-            raise UsageError(f"--explode {pair!r} must be NAME=VALUE, e.g. --explode "
-                             f"{(report.placeholders or ('wiki',))[0]}=VALUE")
+            raise UsageError(f"--explode {pair!r} must be NAME=VALUE")
         if name not in possible:
             known = (f"its placeholders are: {', '.join(report.placeholders)}"
                      if report.placeholders else "it does not explode")
@@ -71,7 +70,7 @@ def explode_values(report: ReportConfig, pairs: Sequence[str]) -> dict[str, str]
                            for name in missing)
         raise UsageError(f"report {report.key!r} explodes by {', '.join(missing)}; "
                          f"pass {needed}")
-    return given
+    return {name: given[name] for name in report.placeholders}  # the run's order
 
 
 def rendered(report: ReportConfig, interval: Interval, explode: dict[str, str]) -> str:
@@ -122,12 +121,9 @@ def cmd_render(args: argparse.Namespace) -> int:
     explode = explode_values(report, args.explode)
     interval = Interval.containing(args.date, report.granularity)
     text = rendered(report, interval, explode)
-    bounds = schedule.window(report, interval.start)
     if interval.start < report.granularity.truncate(report.starts):
         log.warning("interval %s is before the report starts (%s); no run executes it",
                     interval, f"{report.starts:%Y-%m-%d}")
-    elif bounds is not None and report.max_data_points is None and False:
-        pass
     log.info("%s, interval %s%s", report.key, interval,
              "".join(f", {k}={v}" for k, v in explode.items()))
     sys.stdout.write(text)

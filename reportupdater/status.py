@@ -12,7 +12,6 @@ as the report runs again without failing. Status reads files only.
 from __future__ import annotations
 
 import argparse
-import bisect
 import datetime as dt
 import json
 import logging
@@ -99,7 +98,8 @@ def updated_failures(previous: Mapping[str, dict], summary: RunSummary,
                      report_keys: Iterable[str]) -> dict[str, dict]:
     """The state after a run: each report that ran keeps its last failure of this
     run, or none if it did not fail; entries of removed reports are dropped."""
-    failures = {k: v for k, v in previous.items() if k in set(report_keys)}
+    keys = set(report_keys)
+    failures = {k: v for k, v in previous.items() if k in keys}
     by_report: dict[str, list[Failure]] = {}
     for failure in summary.failures:
         by_report.setdefault(failure.report, []).append(failure)
@@ -178,46 +178,27 @@ class ReportStatus:
         }
 
 
-def done_starts(report: ReportConfig, labels: Iterable[str],
-                bounds: tuple[dt.datetime, dt.datetime]) -> list[dt.datetime]:
-    """Sorted starts of the expected intervals whose date is in ``labels``."""
+def expected_labels(report: ReportConfig, now: dt.datetime) -> list[str]:
+    """The dates of every interval due at ``now``, oldest first, as in a timeline."""
+    bounds = schedule.window(report, now)
+    if bounds is None:
+        return []
     g = report.granularity
-    low, high = g.format(bounds[0]), g.format(bounds[1])
-    starts = []
-    for label in labels:
-        if low <= label <= high:  # fixed-width dates: text order is time order
-            try:
-                start = dt.datetime.fromisoformat(label)
-            except ValueError:
-                continue
-            if g.truncate(start) == start:  # a row dated mid-week does not count
-                starts.append(start)
-    return sorted(starts)
-
-
-def first_gap(report: ReportConfig, done: Sequence[dt.datetime], first: dt.datetime,
-              expected: int) -> dt.datetime | None:
-    """The oldest expected start missing from ``done`` (sorted, distinct, aligned)."""
-    g = report.granularity
-    # done[i] == first + i units holds exactly for a prefix: bisect for its end.
-    gap = bisect.bisect_left(range(len(done)), True,
-                             key=lambda i: done[i] != g.add(first, i))
-    return g.add(first, gap) if gap < expected else None
+    return [g.format(start) for start in g.starts(*bounds)]
 
 
 def report_status(report: ReportConfig, output_folder: Path, now: dt.datetime) -> ReportStatus:
     status = ReportStatus(report.key, report.type, report.granularity.value,
                           explode_total=report.combination_count())
-    bounds = schedule.window(report, now)
-    per_timeline = schedule.expected_count(report, now)
-    oldest: list[dt.datetime] = []
-    labels_seen: list[str] = []
+    expected = expected_labels(report, now)
+    expected_set = set(expected)
+    oldest: list[str] = []
+    present: list[str] = []
     for explode in report.explode_combinations():
+        status.expected += len(expected)
         path = report.timeline_path(output_folder, explode)
-        status.expected += per_timeline
         if not path.exists():
-            if bounds:
-                oldest.append(bounds[0])
+            oldest += expected[:1]
             continue
         status.explode_with_files += 1
         try:
@@ -226,17 +207,17 @@ def report_status(report: ReportConfig, output_folder: Path, now: dt.datetime) -
             status.errors.append(str(e))
             continue
         if labels:
-            labels_seen += [min(labels), max(labels)]
-        if bounds:
-            done = done_starts(report, labels, bounds)
-            status.done += len(done)
-            gap = first_gap(report, done, bounds[0], per_timeline)
-            if gap is not None:
-                oldest.append(gap)
-    status.first_date = min(labels_seen, default=None)
-    status.last_date = max(labels_seen, default=None)
+            present += [min(labels), max(labels)]  # fixed-width dates sort as text
+        # Done as a run sees it: an interval whose start date is in the file.
+        done = len(expected_set & labels)
+        status.done += done
+        if done < len(expected):
+            oldest.append(next(label for label in expected if label not in labels))
+    status.first_date = min(present, default=None)
+    status.last_date = max(present, default=None)
     if oldest:
-        status.oldest_missing = Interval(min(oldest), report.granularity)
+        g = report.granularity
+        status.oldest_missing = Interval(dt.datetime.strptime(min(oldest), g.date_format), g)
     return status
 
 

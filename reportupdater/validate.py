@@ -40,12 +40,12 @@ def render_problems(config: Config, lines: dict[tuple[str, ...], int]) -> list[P
         if report.type == "script":
             continue  # its argv always builds; load_config checked the file
         explode = next(report.explode_combinations())
+        interval = Interval.containing(report.starts, report.granularity)
         try:
-            templates.render(report, Interval.containing(report.starts, report.granularity),
-                             explode)
+            templates.render(report, interval, explode)
         except TemplateError as e:
             problems.append(Problem(
-                str(config.path), f"trial render for {report.starts:%Y-%m-%d} failed: {e}",
+                str(config.path), f"trial render of interval {interval} failed: {e}",
                 report.key, "execute",
                 _line(lines, "reports", report.key, "execute")
                 or _line(lines, "reports", report.key)))
@@ -79,7 +79,9 @@ def rerun_problems(config: Config) -> list[Problem]:
         try:
             request = parse_request(path)
         except RerunError as e:
-            problems.append(Problem(str(path), f"ignored by runs: {e}", severity="warning"))
+            reason = str(e).removeprefix(f"{path}: ")
+            problems.append(Problem(str(path), f"ignored by runs: {reason}",
+                                    severity="warning"))
             continue
         unknown = [r for r in request.reports if r not in config.report_keys]
         if unknown:

@@ -205,10 +205,11 @@ def test_killing_a_run_never_leaves_a_partial_tsv(make_folder, tmp_path):
             assert timeline.header == ["date", "k", "pad"]
             for label, day_rows in timeline.rows.items():
                 assert [r[1] for r in day_rows] == [str(i) for i in range(20)] + ["99"], label
-    result = run_subprocess("run", str(folder), str(out), "--now", "2026-11-01")
+    # One more day is due, so the last run writes, and clears the killed runs' temp files.
+    result = run_subprocess("run", str(folder), str(out), "--now", "2026-11-02")
     assert result.returncode == 0, result.stderr
     timeline = tl.read_timeline(path, Granularity.DAYS)
-    assert len(timeline.rows) == 1400  # 2023-01-01 .. 2026-10-31
+    assert len(timeline.rows) == 1401  # 2023-01-01 .. 2026-11-01
     assert not [p for p in out.iterdir() if p.name != "big.tsv"]  # no temp files left
 
 
