@@ -14,6 +14,7 @@ import datetime as dt
 import grp
 import itertools
 import os
+import shlex
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,13 @@ GRAPHITE_KEYS = {"host", "port", "lookups", "protocol", "prefix", "timeout", "re
                  "batch_size"}
 GRAPHITE_PROTOCOLS = ("plaintext", "pickle")
 STATSD_KEYS = {"host", "port", "prefix"}
+HIVE_KEYS = {"backend", "command", "host", "port", "auth", "kerberos_service_name",
+             "username", "password_file", "database", "configuration", "max_concurrency"}
+HIVE_BACKENDS = ("cli", "hiveserver2")
+HIVE_AUTHS = ("NONE", "NOSASL", "LDAP", "KERBEROS")
+# The Hive CLI prints no header unless told to; the first line must be the header.
+DEFAULT_HIVE_COMMAND = ("hive", "--hiveconf", "hive.cli.print.header=true", "-e", "{query}")
+HIVE_QUERY_PLACEHOLDERS = ("{query}", "{query_file}")
 
 # Variables every template gets (explode placeholders come on top).
 TEMPLATE_VARIABLES = ("from_timestamp", "to_timestamp", "from_date", "to_date",
@@ -88,6 +96,31 @@ class ReportGraphite:
 
 
 @dataclass(frozen=True)
+class HiveSettings:
+    """How a ``type: hive`` report reaches Hive: top-level ``hive:`` merged with the report's."""
+
+    backend: str = "cli"
+    command: tuple[str, ...] = DEFAULT_HIVE_COMMAND  # cli: one arg holds {query} or {query_file}
+    host: str | None = None
+    port: int = 10000
+    auth: str = "NONE"
+    kerberos_service_name: str | None = None  # "hive" when auth is KERBEROS
+    username: str | None = None
+    password_file: Path | None = None  # LDAP only
+    database: str = "default"
+    configuration: tuple[tuple[str, str], ...] = ()  # session settings, sorted
+    max_concurrency: int = 2
+
+    @property
+    def backend_key(self) -> tuple:
+        """What makes two reports share connections (everything but the limit)."""
+        if self.backend == "cli":
+            return ("cli", self.command)
+        return ("hiveserver2", self.host, self.port, self.auth, self.kerberos_service_name,
+                self.username, self.password_file, self.database, self.configuration)
+
+
+@dataclass(frozen=True)
 class ReportConfig:
     key: str
     type: str
@@ -103,6 +136,7 @@ class ReportConfig:
     graphite: ReportGraphite | None = None
     timeout: float | None = None
     hive: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    hive_settings: HiveSettings | None = None  # type: hive reports only
 
     @property
     def placeholders(self) -> tuple[str, ...]:
@@ -247,13 +281,13 @@ class _Collector:
         self.problems: list[Problem] = []
 
     def add(self, message: str, *, path: tuple[str, ...], report: str | None = None,
-            severity: str = "error") -> None:
+            severity: str = "error", key: str | None = None) -> None:
         line = None
         for depth in range(len(path), 0, -1):
             line = self.lines.get(path[:depth])
             if line:
                 break
-        key = ".".join(path[2:] if report else path) or None
+        key = key or ".".join(path[2:] if report else path) or None
         self.problems.append(Problem(self.file, message, report, key, line, severity))
 
 
@@ -616,6 +650,10 @@ def _report(key: str, settings: Any, defaults: dict, databases: dict[str, Databa
         merged.get("hive", {}), dict) else None
     if hive is None:
         bad(f"hive must be a mapping, not {merged.get('hive')!r}", "hive")
+    hive_settings = None
+    if report_type == "hive" and hive is not None:
+        hive_settings = _hive_settings(hive, _hive_problem(key, settings, defaults, c),
+                                       query_folder)
 
     report_graphite = None
     if "graphite" in settings:
@@ -634,7 +672,132 @@ def _report(key: str, settings: Any, defaults: dict, databases: dict[str, Databa
         execute=execute, template=template, db=db if report_type == "sql" else None,
         explode_by=explode_by, max_data_points=max_points, group=group,
         graphite=report_graphite, timeout=float(timeout) if timeout else None,
-        hive=MappingProxyType(hive))
+        hive=MappingProxyType(hive), hive_settings=hive_settings)
+
+
+def _hive_problem(report: str, settings: dict, defaults: dict, c: _Collector):
+    """A ``problem(message, key, severity)`` that points at the line the value came from."""
+    own = settings.get("hive") if isinstance(settings.get("hive"), dict) else {}
+    from_defaults = ("hive" not in settings and isinstance(defaults.get("hive"), dict))
+
+    def problem(message: str, k: str, severity: str = "error") -> None:
+        if k in own:
+            path: tuple[str, ...] = ("reports", report, "hive", k)
+        elif from_defaults and k in defaults["hive"]:
+            path = ("defaults", "hive", k)
+        else:
+            path = ("hive", k)
+        c.add(message, path=path, report=report, severity=severity, key=f"hive.{k}")
+
+    return problem
+
+
+def _hive_settings(raw: Mapping[str, Any], problem, query_folder: Path) -> HiveSettings | None:
+    errors = 0
+
+    def bad(message: str, k: str) -> None:
+        nonlocal errors
+        errors += 1
+        problem(message, k)
+
+    for k in raw:
+        if k == "password":
+            bad("an inline hive password is not allowed: put it in a file only this user "
+                "can read and set password_file to its path", "password")
+        elif k not in HIVE_KEYS:
+            problem(f"unknown key {k!r} in hive (ignored; known keys: "
+                    f"{', '.join(sorted(HIVE_KEYS))})", str(k), "warning")
+
+    backend = raw.get("backend", "cli")
+    if backend not in HIVE_BACKENDS:
+        bad(f"hive backend {backend!r} is not one of {', '.join(HIVE_BACKENDS)}", "backend")
+
+    command = raw.get("command", DEFAULT_HIVE_COMMAND)
+    if isinstance(command, str):
+        try:
+            command = shlex.split(command)
+        except ValueError as e:
+            bad(f"hive command {command!r} cannot be split into arguments: {e}", "command")
+            command = DEFAULT_HIVE_COMMAND
+    if (not isinstance(command, (list, tuple)) or not command
+            or not all(isinstance(arg, str) and arg for arg in command)):
+        bad(f"hive command must be a list of arguments such as [hive, -e, '{{query}}'], "
+            f"not {command!r}", "command")
+        command = DEFAULT_HIVE_COMMAND
+    uses = sum(arg.count(p) for arg in command for p in HIVE_QUERY_PLACEHOLDERS)
+    if uses != 1:
+        bad(f"hive command {list(command)!r} must contain exactly one {{query}} or "
+            f"{{query_file}} placeholder, not {uses}", "command")
+
+    host = raw.get("host")
+    if host is not None and (not isinstance(host, str) or not host):
+        bad(f"hive host must be a host name, not {host!r}", "host")
+    elif host is None and backend == "hiveserver2":
+        bad("hive host is required for backend hiveserver2", "host")
+    port = raw.get("port", 10000)
+    if not _is_int(port, 1) or port > 65535:
+        bad(f"hive port must be a port number (1-65535), not {port!r}", "port")
+
+    auth = raw.get("auth", "NONE")
+    auth = auth.upper() if isinstance(auth, str) else auth
+    if auth not in HIVE_AUTHS:
+        bad(f"hive auth {raw.get('auth')!r} is not one of {', '.join(HIVE_AUTHS)}", "auth")
+    service = raw.get("kerberos_service_name")
+    if service is not None and (not isinstance(service, str) or not service):
+        bad(f"hive kerberos_service_name must be a name such as 'hive', not {service!r}",
+            "kerberos_service_name")
+    if auth == "KERBEROS":
+        service = service or "hive"
+    else:
+        service = None  # pyhive refuses it with any other auth
+    username = raw.get("username")
+    if username is not None and (not isinstance(username, str) or not username):
+        bad(f"hive username must be a string, not {username!r}", "username")
+    password_file = raw.get("password_file")
+    if password_file is not None and (not isinstance(password_file, str) or not password_file):
+        bad(f"hive password_file must be a file path, not {password_file!r}", "password_file")
+        password_file = None
+    if auth == "LDAP" and password_file is None and "password_file" not in raw:
+        bad("hive auth LDAP needs password_file (a file holding the password)",
+            "password_file")
+    if password_file is not None:
+        password_file = Path(password_file).expanduser()
+        if not password_file.is_absolute():
+            password_file = query_folder / password_file
+        if auth != "LDAP":
+            problem(f"hive password_file is only used with auth LDAP, not {auth!r} (ignored)",
+                    "password_file", "warning")
+            password_file = None
+
+    database = raw.get("database", "default")
+    if not isinstance(database, str) or not database:
+        bad(f"hive database must be a database name, not {database!r}", "database")
+    configuration = raw.get("configuration") or {}
+    if not isinstance(configuration, dict):
+        bad(f"hive configuration must map setting names to values, not {configuration!r}",
+            "configuration")
+        configuration = {}
+    session: dict[str, str] = {}
+    for name, value in configuration.items():
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        elif not isinstance(value, (str, int, float)):
+            bad(f"hive configuration {name!r} must be a single value, not {value!r}",
+                "configuration")
+            continue
+        session[str(name)] = str(value)
+    max_concurrency = raw.get("max_concurrency", 2)
+    if not _is_int(max_concurrency, 1):
+        bad(f"hive max_concurrency must be a whole number >= 1, not {max_concurrency!r}",
+            "max_concurrency")
+
+    if errors:
+        return None
+    return HiveSettings(
+        backend=backend, command=tuple(command), host=host, port=port, auth=auth,
+        kerberos_service_name=service, username=username, password_file=password_file,
+        database=database, configuration=tuple(sorted(session.items())),
+        max_concurrency=max_concurrency)
 
 
 def _explode_by(raw: Any, query_folder: Path, bad) -> tuple | None:

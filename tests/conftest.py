@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import subprocess
@@ -36,7 +37,14 @@ def run_cli(capsys):
 
     def call(*args: object) -> Result:
         capsys.readouterr()
-        code = cli.main([str(a) for a in args])
+        try:
+            code = cli.main([str(a) for a in args])
+        finally:
+            # The handler writes to this test's captured stderr: don't outlive it.
+            root = logging.getLogger()
+            for handler in list(root.handlers):
+                if getattr(handler, "_reportupdater", False):
+                    root.removeHandler(handler)
         captured = capsys.readouterr()
         return Result(code, captured.out, captured.err)
 
