@@ -20,7 +20,6 @@ from __future__ import annotations
 import getpass
 import logging
 import re
-import subprocess
 import tempfile
 import time
 from contextlib import contextmanager
@@ -30,7 +29,7 @@ from typing import Any, Hashable, Iterator, Mapping, Sequence
 from ..config import Config, HiveSettings, ReportConfig
 from ..errors import ExecutionError
 from . import Query, Table
-from .script import _kill_group
+from .script import spawn
 
 log = logging.getLogger(__name__)
 
@@ -309,7 +308,8 @@ class HiveCliBackend:
         timeout = query.report.timeout
         with _command(self.settings.command, text) as argv:
             what = f"hive command {Path(argv[0]).name!r}"
-            code, stdout, stderr = _run(argv, timeout, what)
+            code, stdout, stderr = spawn(argv, timeout, what,
+                                         hint=" (set hive.command to a working Hive client)")
         for line in stderr.splitlines():
             if line.strip() and not is_noise(line) and not _STACK_FRAME.search(line):
                 log.info("%s (%s) stderr: %s", query.report.key, query.interval, line)
@@ -334,32 +334,6 @@ def _command(command: Sequence[str], text: str) -> Iterator[list[str]]:
         file.write(text + "\n")
         file.flush()
         yield [arg.replace("{query_file}", file.name) for arg in command]
-
-
-def _run(argv: list[str], timeout: float | None, what: str) -> tuple[int, str, str]:
-    """Run ``argv`` in its own process group; return (exit status, stdout, stderr).
-
-    Unlike script.run_process it returns stderr on a non-zero exit, where the
-    client's error line is, rarely the last. A timeout kills the process tree.
-    """
-    try:
-        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
-    except OSError as e:
-        raise ExecutionError(f"{what} cannot start: {e.strerror or e} (set hive.command "
-                             "to a working Hive client)") from e
-    try:
-        stdout, stderr = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired as e:
-        _kill_group(process)
-        process.communicate()
-        raise ExecutionError(f"{what} timed out after {timeout:g} s and was killed") from e
-    except BaseException:
-        _kill_group(process)
-        process.communicate()
-        raise
-    return (process.returncode, stdout.decode("utf-8", errors="replace"),
-            stderr.decode("utf-8", errors="replace"))
 
 
 def _error_line(stderr: str) -> str:

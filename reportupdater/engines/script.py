@@ -24,17 +24,29 @@ log = logging.getLogger(__name__)
 
 def run_process(argv: list[str], timeout: float | None, what: str,
                 env: Mapping[str, str] | None = None) -> tuple[str, str]:
-    """Run ``argv`` in its own process group; return (stdout, stderr).
+    """Run ``argv``; return (stdout, stderr). A non-zero exit is an ExecutionError."""
+    code, out, err = spawn(argv, timeout, what, env=env)
+    if code != 0:
+        last = err.strip().splitlines()[-1:] or ["(no stderr)"]
+        reason = (f"was killed by signal {-code}" if code < 0
+                  else f"exited with status {code}")
+        raise ExecutionError(f"{what} {reason}: {last[0]}")
+    return out, err
+
+
+def spawn(argv: list[str], timeout: float | None, what: str,
+          env: Mapping[str, str] | None = None, hint: str = "") -> tuple[int, str, str]:
+    """Run ``argv`` in its own process group; return (exit status, stdout, stderr).
 
     On timeout the whole process tree is killed. Raises ExecutionError on a
-    non-zero exit, a timeout or a program that cannot start.
+    timeout or a program that cannot start (``hint`` says what to do then).
     """
     try:
         process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    stdin=subprocess.DEVNULL, start_new_session=True,
                                    env=dict(env) if env is not None else None)
     except OSError as e:
-        raise ExecutionError(f"{what} {argv[0]!r} cannot start: {e.strerror or e}") from e
+        raise ExecutionError(f"{what} cannot start: {e.strerror or e}{hint}") from e
     try:
         stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired as e:
@@ -45,14 +57,8 @@ def run_process(argv: list[str], timeout: float | None, what: str,
         _kill_group(process)
         process.communicate()
         raise
-    out = stdout.decode("utf-8", errors="replace")
-    err = stderr.decode("utf-8", errors="replace")
-    if process.returncode != 0:
-        last = err.strip().splitlines()[-1:] or ["(no stderr)"]
-        reason = (f"was killed by signal {-process.returncode}" if process.returncode < 0
-                  else f"exited with status {process.returncode}")
-        raise ExecutionError(f"{what} {reason}: {last[0]}")
-    return out, err
+    return (process.returncode, stdout.decode("utf-8", errors="replace"),
+            stderr.decode("utf-8", errors="replace"))
 
 
 def _kill_group(process: subprocess.Popen) -> None:
