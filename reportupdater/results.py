@@ -63,6 +63,11 @@ def _row_date(value: object, granularity: Granularity) -> dt.datetime:
     return moment
 
 
+# Values that equal the interval's label or (naive) start only if they mean
+# it; anything else (an aware datetime, bytes, a subclass) is parsed.
+_PLAIN = (str, dt.date, dt.datetime)
+
+
 def interval_rows(table: Table, report: ReportConfig, interval: Interval) -> IntervalRows:
     """Check and format a table. Raises ResultError when it can't be recorded."""
     header = tuple(str(name) for name in table.header)
@@ -72,11 +77,18 @@ def interval_rows(table: Table, report: ReportConfig, interval: Interval) -> Int
     if duplicates:
         raise ResultError(f"the result has duplicate column names: {', '.join(duplicates)}")
     g = interval.granularity
+    label = interval.label
+    # The usual first value: the interval's own date, as text or as a date.
+    own = {label, interval.start} if g is Granularity.HOURS else {
+        label, interval.start, interval.start.date()}
     rows = []
     for number, row in enumerate(table.rows, start=1):
         if len(row) != len(header):
             raise ResultError(f"row {number} has {len(row)} values but the header has "
                               f"{len(header)}")
+        if type(row[0]) in _PLAIN and row[0] in own:
+            rows.append((label,) + tuple(format_value(v) for v in row[1:]))
+            continue
         try:
             moment = _row_date(row[0], g)
         except ValueError as e:
@@ -89,8 +101,8 @@ def interval_rows(table: Table, report: ReportConfig, interval: Interval) -> Int
                 "own interval")
         rows.append((g.format(moment),) + tuple(format_value(v) for v in row[1:]))
     if not rows:
-        rows.append((interval.label,) + ("",) * (len(header) - 1))
-    elif not any(row[0] == interval.label for row in rows):
+        rows.append((label,) + ("",) * (len(header) - 1))
+    elif not any(row[0] == label for row in rows):
         log.warning("%s: the result for %s has no row dated %s, so that interval will be "
                     "executed again on the next run", report.key, interval, interval.label)
     return IntervalRows(interval=interval, header=header, rows=tuple(rows))

@@ -11,7 +11,8 @@ import datetime as dt
 from typing import Container, Iterator, Sequence
 
 from .config import ReportConfig
-from .intervals import Interval
+from .intervals import Granularity, Interval
+from .triage import Coverage, index_of, start_of
 
 
 def window(report: ReportConfig, now: dt.datetime) -> tuple[dt.datetime, dt.datetime] | None:
@@ -40,15 +41,40 @@ def overlaps(interval: Interval, ranges: Sequence[tuple[dt.datetime, dt.datetime
     return any(interval.start < end and interval.end > start for start, end in ranges)
 
 
-def missing_intervals(report: ReportConfig, now: dt.datetime, done: Container[str],
+def missing_intervals(report: ReportConfig, now: dt.datetime,
+                      done: Coverage | Container[str],
                       reruns: Sequence[tuple[dt.datetime, dt.datetime]] = ()
                       ) -> Iterator[Interval]:
-    """Intervals whose date is not in ``done``, or that a rerun asks for, oldest first."""
+    """Intervals whose date is not in ``done``, or that a rerun asks for, oldest first.
+
+    With a ``Coverage`` the dates that are done are skipped as whole runs, so a
+    complete timeline costs nothing however long it is.
+    """
     bounds = window(report, now)
     if bounds is None:
         return
     g = report.granularity
-    for start in g.starts(*bounds):
-        interval = Interval(start, g)
-        if interval.label not in done or (reruns and overlaps(interval, reruns)):
-            yield interval
+    if not isinstance(done, Coverage):
+        for start in g.starts(*bounds):
+            interval = Interval(start, g)
+            if interval.label not in done or (reruns and overlaps(interval, reruns)):
+                yield interval
+        return
+    if reruns:
+        done = done.without(rerun_indexes(g, reruns))
+    for index in done.missing(index_of(bounds[0], g), index_of(bounds[1], g)):
+        yield Interval(start_of(index, g), g)
+
+
+def rerun_indexes(g: Granularity, reruns: Sequence[tuple[dt.datetime, dt.datetime]]
+                  ) -> list[tuple[int, int]]:
+    """The inclusive index ranges of the intervals overlapping each ``[start, end)``."""
+    ranges = []
+    for start, end in reruns:
+        last = g.truncate(end)
+        if last == end:  # the interval starting at ``end`` does not overlap
+            last = g.add(last, -1)
+        first = g.truncate(start)
+        if first <= last:
+            ranges.append((index_of(first, g), index_of(last, g)))
+    return ranges

@@ -80,37 +80,61 @@ def engine_kind(name: str) -> EngineKind:
     return getattr(importlib.import_module(module_name), class_name)
 
 
-class _Slot:
-    def __init__(self, limit: int | None):
+class Slot:
+    """The engines of one pool key and their concurrency limit (None: unlimited)."""
+
+    def __init__(self, name: str, key: Hashable, limit: int | None):
+        self.name = name
+        self.key = key
+        self.limit = limit
         self.semaphore = threading.BoundedSemaphore(limit) if limit else None
         self.idle: list[Engine] = []
-        self.all: list[Engine] = []
+        self.busy: list[Engine] = []
 
 
 class EnginePool:
-    """Engines per pool key, reused across intervals, one thread at a time."""
+    """Engines per pool key, reused across intervals, one thread at a time.
+
+    An engine is handed to one thread, which gives it back when its query is
+    done; a thread never sees an engine another thread holds. At most
+    ``limit`` engines of a key exist (the semaphore), so a database never
+    gets more connections from a run than its ``max_connections``.
+    """
 
     def __init__(self, config: Config):
         self.config = config
-        self._slots: dict[Hashable, _Slot] = {}
+        self._slots: dict[Hashable, Slot] = {}
         self._lock = threading.Lock()
+        self._closed = False
+
+    def slot(self, report: ReportConfig, explode: Mapping[str, str]) -> Slot:
+        """The slot engines for this report and explode values come from.
+
+        Raises ExecutionError when the key can't be worked out (a shard lookup).
+        """
+        name = engine_name(self.config, report)
+        key, limit = engine_kind(name).pool_key(self.config, report, explode)
+        with self._lock:
+            slot = self._slots.get((name, key))
+            if slot is None:
+                slot = self._slots[(name, key)] = Slot(name, key, limit)
+        return slot
 
     @contextmanager
-    def acquire(self, report: ReportConfig, explode: Mapping[str, str]) -> Iterator[Engine]:
-        name = engine_name(self.config, report)
-        kind = engine_kind(name)
-        key, limit = kind.pool_key(self.config, report, explode)
-        with self._lock:
-            slot = self._slots.setdefault((name, key), _Slot(limit))
+    def acquire(self, report: ReportConfig, explode: Mapping[str, str],
+                slot: Slot | None = None) -> Iterator[Engine]:
+        slot = slot or self.slot(report, explode)
         if slot.semaphore:
             slot.semaphore.acquire()
         try:
             with self._lock:
                 engine = slot.idle.pop() if slot.idle else None
+                if engine is not None:
+                    slot.busy.append(engine)
             if engine is None:
-                engine = kind.open(self.config, report, explode)
+                engine = engine_kind(slot.name).open(self.config, report, explode)
                 with self._lock:
-                    slot.all.append(engine)
+                    slot.busy.append(engine)
             healthy = True
             try:
                 yield engine
@@ -119,22 +143,41 @@ class EnginePool:
                 raise
             finally:
                 with self._lock:
-                    if healthy:
+                    slot.busy.remove(engine)
+                    keep = healthy and not self._closed
+                    if keep:
                         slot.idle.append(engine)
-                    else:
-                        slot.all.remove(engine)
-                if not healthy:
-                    engine.close()
+                if not keep:
+                    _close(engine)
         finally:
             if slot.semaphore:
                 slot.semaphore.release()
 
-    def close(self) -> None:
+    def interrupt(self) -> None:
+        """Ask every engine in use to stop its query (for a run being interrupted)."""
         with self._lock:
-            engines = [e for slot in self._slots.values() for e in slot.all]
-            self._slots.clear()
+            busy = [e for slot in self._slots.values() for e in slot.busy]
+        for engine in busy:
+            stop = getattr(engine, "interrupt", None)
+            if stop is not None:
+                try:
+                    stop()
+                except Exception:  # noqa: BLE001 - best effort while stopping
+                    pass
+
+    def close(self) -> None:
+        """Close idle engines now, and engines in use when their thread gives them back."""
+        with self._lock:
+            self._closed = True
+            engines = [e for slot in self._slots.values() for e in slot.idle]
+            for slot in self._slots.values():
+                slot.idle.clear()
         for engine in engines:
-            try:
-                engine.close()
-            except Exception:  # noqa: BLE001 - closing must not hide a run's outcome
-                pass
+            _close(engine)
+
+
+def _close(engine: Engine) -> None:
+    try:
+        engine.close()
+    except Exception:  # noqa: BLE001 - closing must not hide a run's outcome
+        pass

@@ -62,5 +62,9 @@ class DuckdbEngine:
             if timer is not None:
                 timer.cancel()
 
+    def interrupt(self) -> None:
+        """Stop the running query, if any (from another thread: the run is stopping)."""
+        self.connection.interrupt()
+
     def close(self) -> None:
         self.connection.close()

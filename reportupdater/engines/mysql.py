@@ -59,11 +59,29 @@ def shard_of(database: DatabaseConfig, wiki_db: str) -> str:
                              f"{database.mw_config_path}/dblists") from None
 
 
+_srv_answers: dict[str, tuple[str, int]] = {}
+
+
 def shard_address(database: DatabaseConfig, shard: str) -> tuple[str, int]:
-    """A shard's host and port: the ``shards`` map, else the DNS SRV record."""
+    """A shard's host and port: the ``shards`` map, else the DNS SRV record.
+
+    A record is looked up once per process: a run over hundreds of wikis asks
+    for the same few shards again and again.
+    """
     if shard in database.shards:
         return database.shards[shard]
     record = f"_{shard}-analytics._tcp.{database.domain}"
+    with _shard_lock:
+        known = _srv_answers.get(record)
+    if known is not None:
+        return known
+    address = _lookup_srv(shard, record)
+    with _shard_lock:
+        _srv_answers[record] = address
+    return address
+
+
+def _lookup_srv(shard: str, record: str) -> tuple[str, int]:
     try:
         import dns.resolver
     except ImportError as e:
@@ -102,6 +120,8 @@ class MysqlEngine:
         self.host, self.port = host, port
         self.healthy = True
         self.current_db: str | None = None
+        self.running: int | None = None  # server thread id of the query running
+        self.interrupted = False
         self.connection = self._connect()
 
     @staticmethod
@@ -132,14 +152,16 @@ class MysqlEngine:
 
     def run(self, query: Query) -> Table:
         db_name = _db_name(self.database, query.explode)
-        timer = None
+        timer = timed_out = None
         try:
             if db_name and db_name != self.current_db:
                 self.connection.select_db(db_name)
                 self.current_db = db_name
+            self.running = self.connection.thread_id()
             if query.report.timeout:
-                thread_id = self.connection.thread_id()
-                timer = threading.Timer(query.report.timeout, self._kill, (thread_id,))
+                timed_out = threading.Event()
+                timer = threading.Timer(query.report.timeout, self._time_out,
+                                        (self.running, timed_out))
                 timer.daemon = True
                 timer.start()
             with self.connection.cursor() as cursor:
@@ -151,20 +173,41 @@ class MysqlEngine:
                                        rows=list(cursor.fetchall()))
                     if not cursor.nextset():
                         break
+        except KeyboardInterrupt:
+            # Interrupted in this thread, mid-protocol: the connection is unusable,
+            # and the query would go on running on the server.
+            self.healthy = False
+            if self.running is not None:
+                self._kill(self.running)
+            raise
         except pymysql.MySQLError as e:
             if isinstance(e, pymysql.OperationalError) and e.args and e.args[0] in (
                     1317, 1927, 2013, 2006):
                 self.healthy = False
-            if timer is not None and timer.finished.is_set() and not timer.is_alive():
+            if timed_out is not None and timed_out.is_set():
                 raise ExecutionError(f"query timed out after {query.report.timeout:g} s "
                                      "and was killed") from e
+            if self.interrupted:
+                raise ExecutionError("the run was interrupted; query killed") from e
             raise ExecutionError(f"query failed on database {db_name!r}: {e}") from e
         finally:
+            self.running = None
             if timer is not None:
                 timer.cancel()
         if result is None:
             raise ExecutionError("the query returned no result set (is it a SELECT?)")
         return result
+
+    def _time_out(self, thread_id: int, timed_out: threading.Event) -> None:
+        timed_out.set()  # before the kill, so the failing query sees why
+        self._kill(thread_id)
+
+    def interrupt(self) -> None:
+        """Kill the running query, if any (from another thread: the run is stopping)."""
+        self.interrupted = True
+        thread_id = self.running
+        if thread_id is not None:
+            self._kill(thread_id)
 
     def _kill(self, thread_id: int) -> None:
         try:

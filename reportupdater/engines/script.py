@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import subprocess
+import threading
 from typing import Hashable, Mapping
 
 from ..config import Config, ReportConfig
@@ -47,6 +48,8 @@ def spawn(argv: list[str], timeout: float | None, what: str,
                                    env=dict(env) if env is not None else None)
     except OSError as e:
         raise ExecutionError(f"{what} cannot start: {e.strerror or e}{hint}") from e
+    with _running_lock:
+        _running.add(process)
     try:
         stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired as e:
@@ -57,8 +60,25 @@ def spawn(argv: list[str], timeout: float | None, what: str,
         _kill_group(process)
         process.communicate()
         raise
+    finally:
+        with _running_lock:
+            _running.discard(process)
     return (process.returncode, stdout.decode("utf-8", errors="replace"),
             stderr.decode("utf-8", errors="replace"))
+
+
+# Processes spawn() waits for, so that an interrupted run can stop them: they
+# run in their own sessions, out of reach of the terminal's Ctrl-C.
+_running: set[subprocess.Popen] = set()
+_running_lock = threading.Lock()
+
+
+def stop_all() -> None:
+    """Kill every process tree spawn() is waiting for (the run is being interrupted)."""
+    with _running_lock:
+        processes = list(_running)
+    for process in processes:
+        _kill_group(process)
 
 
 def _kill_group(process: subprocess.Popen) -> None:
@@ -113,6 +133,11 @@ class ScriptEngine:
             if line.strip():
                 log.info("%s (%s) stderr: %s", query.report.key, query.interval, line)
         return parse_tsv(stdout, what)
+
+    @staticmethod
+    def interrupt() -> None:
+        """Kill the scripts running (from another thread: the run is stopping)."""
+        stop_all()
 
     def close(self) -> None:
         pass
