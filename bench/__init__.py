@@ -1,4 +1,4 @@
-"""``make bench``: build the scenarios of issue 5 and measure them.
+"""``make bench``: build the benchmark scenarios and measure them.
 
 Every scenario is built by this package (data in the local MariaDB, query
 folders and TSVs under ``bench/work/``, which git ignores), measured through

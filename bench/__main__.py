@@ -1,4 +1,4 @@
-"""``python -m bench [SCENARIO...]``: measure issue 5's figures; one line each.
+"""``python -m bench [SCENARIO...]``: measure the benchmark figures; one line each.
 
 Scenarios: backfill, noop (with the daily run), planning, graphite (default:
 all). Options:

@@ -5,7 +5,7 @@ The path measured is the one a run takes: ``GraphitePublisher`` gets each
 timeline's rows (``timeline_written``), builds the points, journals them in
 the outbox and sends them; ``run_finished`` flushes and waits until the
 receiver has read everything (carbon confirms nothing, so the sender
-half-closes and waits for the receiver to close). Target (issue 5): at least
+half-closes and waits for the receiver to close). Target: at least
 200,000 points/s into a local TCP line receiver. The receiver is a separate
 process that counts lines, so it takes no CPU from the sender's process.
 """

@@ -1,6 +1,6 @@
 """No-op run: 900 exploded TSVs x 3,652 daily rows, all complete, nothing due.
 
-Target (issue 5): under 1 s of wall time in total, process start included, and
+Target: under 1 s of wall time in total, process start included, and
 under 150 MB peak RSS. The first run after the files appear builds the triage
 cache; the hourly runs after it are the figure. Both are printed.
 """

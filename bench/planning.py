@@ -1,6 +1,6 @@
 """First-run planning: 900 wikis x 10 years of daily data, nothing done yet.
 
-3,286,800 intervals are due. The target (issue 5) is the first query within
+3,286,800 intervals are due. The target is the first query within
 2 s of the process start, at under 200 MB RSS. The report is a script that
 appends its start time to a file, so the first query's start is measured from
 outside; the run goes on for a few seconds (memory must stay flat while it

@@ -1,4 +1,4 @@
-"""Operator tools (issue 6): validate, render, run --dry-run, status, progress, JSON logs.
+"""Operator tools: validate, render, run --dry-run, status, progress, JSON logs.
 
 Every test goes through ``reportupdater.cli.main``. The demo query folder is
 copied (so no lock or rerun file of the real one is touched); the other
