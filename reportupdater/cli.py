@@ -64,6 +64,16 @@ def _add_common(parser: argparse.ArgumentParser, config: bool = True) -> None:
                         help="text lines, or one JSON object per line (default: text)")
 
 
+def add_folders(parser: argparse.ArgumentParser) -> None:
+    """The optional positional QUERY_FOLDER and OUTPUT_FOLDER of run, status, push."""
+    parser.add_argument("query_folder", nargs="?", type=Path, default=Path("queries"),
+                        metavar="QUERY_FOLDER", help="folder of templates and config.yaml "
+                        "(default: ./queries)")
+    parser.add_argument("output_folder", nargs="?", type=Path, default=Path("output"),
+                        metavar="OUTPUT_FOLDER", help="where timelines are written "
+                        "(default: ./output)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reportupdater", formatter_class=_Formatter,
@@ -76,12 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run", formatter_class=_Formatter, help="compute every missing interval",
         description=RUN_DOC)
-    run.add_argument("query_folder", nargs="?", type=Path, default=Path("queries"),
-                     metavar="QUERY_FOLDER", help="folder of templates and config.yaml "
-                     "(default: ./queries)")
-    run.add_argument("output_folder", nargs="?", type=Path, default=Path("output"),
-                     metavar="OUTPUT_FOLDER", help="where timelines are written "
-                     "(default: ./output)")
+    add_folders(run)
     run.add_argument("-r", "--report", action="append", default=[], metavar="REPORT",
                      help="run only this report (repeatable)")
     run.add_argument("--now", type=_moment, metavar="DATETIME",

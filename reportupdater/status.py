@@ -22,7 +22,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from . import schedule, timeline as tl
 from .cli import (EXIT_FAILED, EXIT_OK, OBSERVER_FACTORIES, PARSER_EXTENSIONS, _Formatter,
-                  _add_common, _moment, command, read_config, utcnow)
+                  _add_common, add_folders, _moment, command, read_config, utcnow)
 from .config import Config, ReportConfig
 from .errors import TimelineError
 from .intervals import Interval
@@ -263,12 +263,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     status = sub.add_parser("status", formatter_class=_Formatter,
                             help="how far each report is, and its last failure",
                             description=STATUS_DOC)
-    status.add_argument("query_folder", nargs="?", type=Path, default=Path("queries"),
-                        metavar="QUERY_FOLDER", help="folder of templates and config.yaml "
-                        "(default: ./queries)")
-    status.add_argument("output_folder", nargs="?", type=Path, default=Path("output"),
-                        metavar="OUTPUT_FOLDER", help="where timelines are written "
-                        "(default: ./output)")
+    add_folders(status)
     status.add_argument("--format", choices=("table", "json"), default="table",
                         help="a table for people, or JSON for monitoring (default: table)")
     status.add_argument("--now", type=_moment, metavar="DATETIME",
