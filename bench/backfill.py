@@ -21,7 +21,7 @@ from pathlib import Path
 import pymysql
 
 from reportupdater.config import load_config
-from reportupdater.pipeline import selected_reports
+from reportupdater.planning import selected_reports
 from reportupdater.schedule import missing_intervals
 from reportupdater.templates import render
 from reportupdater.triage import Coverage

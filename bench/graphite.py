@@ -1,9 +1,9 @@
 """Graphite: 1,000,000 points through the run's publisher, into a line receiver
 and into a real carbon-cache.
 
-The path measured is the one a run takes: ``GraphitePublisher`` gets each
+The path measured is the one a run takes: ``GraphiteSink`` gets each
 timeline's rows (``timeline_written``), builds the points, journals them in
-the outbox and sends them; ``run_finished`` flushes and waits until the
+the outbox and sends them; ``publish`` flushes and waits until the
 receiver has read everything (carbon confirms nothing, so the sender
 half-closes and waits for the receiver to close). Target: at least
 200,000 points/s into a local TCP line receiver. The receiver is a separate
@@ -21,8 +21,7 @@ import time
 from pathlib import Path
 
 from reportupdater.config import load_config
-from reportupdater.graphite import GraphitePublisher
-from reportupdater.pipeline import RunSummary
+from reportupdater.publish.graphite import GraphiteSink
 
 from .common import REPO, WORK, figure, fresh_dir
 
@@ -82,17 +81,16 @@ def publish(config, folder: Path, port: int) -> float:
     rows = [[str(FIRST + dt.timedelta(days=d)), str(d % 977), str(d % 89)]
             for d in range(DAYS)]
     output = fresh_dir(folder / f"out-{port}")
-    publisher = GraphitePublisher(dataclasses.replace(config.graphite, port=port), output)
-    summary = RunSummary()
+    sink = GraphiteSink(dataclasses.replace(config.graphite, port=port), output)
     started = time.perf_counter()
     for explode in report.explode_combinations():
-        publisher.timeline_written(report, explode, header, rows)
-    publisher.run_finished(summary, 0.0)
+        sink.timeline_written(report, explode, header, rows)
+    published = sink.publish()
     seconds = time.perf_counter() - started
     points = WIKIS * DAYS * METRICS
-    if summary.graphite_sent != points or summary.failures:
-        raise SystemExit(f"graphite: {summary.graphite_sent} of {points} points confirmed; "
-                         f"{[f.describe() for f in summary.failures]}")
+    if published.sent != points or published.failures:
+        raise SystemExit(f"graphite: {published.sent} of {points} points confirmed; "
+                         f"{[f.describe() for f in published.failures]}")
     return points / seconds
 
 

@@ -41,4 +41,14 @@ class LockHeldError(ReportUpdaterError):
 
 
 class UsageError(ReportUpdaterError):
-    """The command line asks for something impossible or contradictory."""
+    """A call or command line asks for something impossible or contradictory."""
+
+
+class MissingExplodeValues(UsageError):
+    """A report explodes by placeholders that were given no value."""
+
+    def __init__(self, report: str, missing: dict[str, tuple[str, ...]]):
+        self.report = report
+        self.missing = missing  # placeholder -> its possible values
+        super().__init__(f"report {report!r} explodes by {', '.join(missing)}; give a "
+                         "value for each")

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from reportupdater.cli import EXIT_QUEUED, _load_extensions, build_parser
+from reportupdater.cli import EXIT_QUEUED, build_parser
 
 DEPLOY = REPO / "deploy"
 SERVICE = "reportupdater@.service"
@@ -116,7 +116,6 @@ def run_command(instance: str) -> list[str]:
 
 
 def test_exec_start_is_a_valid_run_command():
-    _load_extensions()
     argv = run_command("editing")
     assert argv[0] == INSTALLED_BINARY
     args = build_parser().parse_args(argv[1:])

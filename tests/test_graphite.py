@@ -18,10 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from reportupdater import cli, graphite, health
+from reportupdater import cli
 from reportupdater.config import GRAPHITE_KEYS, STATSD_KEYS, load_config
-from reportupdater.graphite import (GraphiteOutbox, GraphiteSender, PointBuilder,
-                                    interval_timestamp, numeric, sanitise)
+from reportupdater.publish import statsd as health
+from reportupdater.publish.graphite_points import (PointBuilder, interval_timestamp, numeric,
+                                                   sanitise)
+from reportupdater.publish.outbox import OUTBOX_DIR, GraphiteOutbox
+from reportupdater.publish.sender import GraphiteSender
 from reportupdater.intervals import Granularity
 
 REPO = Path(__file__).resolve().parent.parent
@@ -227,7 +230,7 @@ def test_plain_report_lands_in_whisper_with_exact_timestamps_and_values(
     assert "report 'plain': 2 value(s) skipped" in skipped[0]
     assert "8 point(s) delivered" in result.err
     assert outbox_points(output) == 0
-    assert not list((output / graphite.OUTBOX_DIR).glob("*.journal"))
+    assert not list((output / OUTBOX_DIR).glob("*.journal"))
 
 
 EXPECTED_TOGGLES = {
@@ -312,7 +315,7 @@ def test_outage_queues_points_and_the_next_run_delivers_them(carbon, folders, ru
         "dewiki.tsv", "enwiki.tsv", "xxwiki.tsv"]
     assert "7 point(s) wait in the outbox" in first.err
     assert outbox_points(output) == 7
-    assert not list((output / graphite.OUTBOX_DIR).glob("*.journal"))
+    assert not list((output / OUTBOX_DIR).glob("*.journal"))
 
     carbon.start()
     second = run_cli(*run_args(folder, output))

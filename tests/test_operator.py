@@ -20,8 +20,8 @@ import pytest
 from conftest import REPO
 
 from reportupdater.cli import build_parser, main
-from reportupdater.progress import ProgressBar
-from reportupdater.status import STATE_NAME
+from reportupdater.publish.progress import ProgressBar
+from reportupdater.publish.state import STATE_NAME
 
 DEMO_QUERIES = REPO / "queries"
 DEMO_CONFIG = REPO / "config.yaml"

@@ -16,7 +16,7 @@ from reportupdater import timeline as tl
 from reportupdater.config import load_config
 from reportupdater.engines.mysql import MysqlEngine
 from reportupdater.intervals import Granularity
-from reportupdater.pipeline import Runner, RunOptions
+import reportupdater as ru
 
 D = dt.datetime
 
@@ -237,7 +237,7 @@ def test_an_engine_is_never_used_by_two_threads_at_once(make_folder, events, tmp
 
     monkeypatch.setattr(MysqlEngine, "run", checked_run)
     config = load_config(folder)
-    summary = Runner(config, RunOptions(tmp_path / "out", D(2026, 11, 1), jobs=8)).run()
+    summary = ru.run(config, tmp_path / "out", now=D(2026, 11, 1), jobs=8)
     assert summary.intervals_executed == 4 * 31 + 31 + 5
     assert clashes == []
     assert len(engines) <= 3
@@ -265,7 +265,7 @@ def test_a_slow_report_does_not_hold_up_a_fast_one(make_folder, tmp_path, run_cl
 
 
 class Snapshots:
-    """Observer: the file as it is on disk after each commit."""
+    """Sink: the file as it is on disk after each commit."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -289,8 +289,8 @@ def test_checkpoints_commit_each_timeline_in_date_order(make_folder, tmp_path):
             """})
     out = tmp_path / "out"
     snapshots = Snapshots(out / "r.tsv")
-    options = RunOptions(out, D(2026, 11, 1), jobs=4, checkpoint_seconds=0.1)
-    summary = Runner(load_config(folder), options, [snapshots]).run()
+    summary = ru.run(load_config(folder), out, now=D(2026, 11, 1), jobs=4, sinks=[snapshots],
+                     checkpoint_seconds=0.1)
     assert summary.failures == []
     days = [f"2026-10-{d:02d}" for d in range(1, 32)]
     assert len(snapshots.commits) > 2

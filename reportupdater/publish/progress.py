@@ -1,30 +1,34 @@
-"""A progress bar on stderr for ``run``: intervals done of the total, failures, ETA.
+"""The progress sink: a bar on stderr for ``run``, intervals done of the total,
+failures and ETA.
 
-Input: ``--progress`` (auto, always, never) and the run's observer hooks.
-Output: one line on stderr, redrawn in place. ``auto`` shows it only when
-stderr is a terminal, so logs that go to files or the journal never get one.
-The Runner plans lazily, so the total comes from a counting pre-pass over
-``plan.planned_intervals``, made only when a bar is shown. Log lines written
-to the same stderr clear the bar first and redraw it after.
+Input: the total number of intervals due (``count_planned``, a counting pass
+over the run's plan, made only when a bar is shown) and the run's
+``interval_finished`` calls. Output: one line on a stream, redrawn in place at
+most ten times a second. ``wants_bar`` says whether to show it: ``auto``
+only when the stream is a terminal, so logs that go to files or the journal
+never get one. Log lines written to the same stream clear the bar first and
+redraw it after.
+
+Written here rather than with tqdm or rich: the bar is this one line, its
+format is part of the documented output, the package stays free of a
+terminal library, and the hourly run does not pay for importing one.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import logging
 import shutil
-import sys
 import threading
 import time
 from contextlib import contextmanager
-from typing import Callable, Iterator, Mapping, TextIO
+from pathlib import Path
+from typing import Callable, Iterator, Mapping, Sequence, TextIO
 
-from .cli import OBSERVER_FACTORIES
-from .config import Config, ReportConfig
-from .intervals import Interval
-from .pipeline import RunOptions, RunSummary
-from .plan import planned_intervals
+from ..config import Config, ReportConfig
+from ..intervals import Interval
+from ..planning import Plan
+from ..summary import RunSummary
 
 REDRAW_SECONDS = 0.1  # at most ten redraws a second
 
@@ -43,7 +47,7 @@ def _clock(seconds: float) -> str:
 
 
 class ProgressBar:
-    """Run observer drawing ``[####----] done/total intervals, N failed, ETA``."""
+    """The sink drawing ``[####----] done/total intervals, N failed, ETA``."""
 
     def __init__(self, total: int, stream: TextIO,
                  clock: Callable[[], float] = time.monotonic, width: int | None = None):
@@ -112,7 +116,7 @@ class ProgressBar:
                 self.stream.write("\r" + " " * self._drawn + "\r")
                 self._drawn = 0
 
-    # -- run observer hooks ------------------------------------------------
+    # -- sink hooks ----------------------------------------------------------
 
     def interval_finished(self, report: ReportConfig, explode: Mapping[str, str],
                           interval: Interval, ok: bool, seconds: float) -> None:
@@ -152,7 +156,7 @@ class _BarAwareStream:
 
 @contextmanager
 def _quiet() -> Iterator[None]:
-    """Silence logging: the run itself reports what the pre-pass would (an
+    """Silence logging: the run itself reports what the counting pass would (an
     unreadable file, a bad rerun request), and once is enough."""
     previous = logging.root.manager.disable
     logging.disable(logging.CRITICAL)
@@ -162,23 +166,8 @@ def _quiet() -> Iterator[None]:
         logging.disable(previous)
 
 
-def count_planned(config: Config, options: RunOptions) -> int:
+def count_planned(config: Config, output_folder: Path, now: dt.datetime,
+                  reports: Sequence[str] = ()) -> int:
+    """How many intervals a run would execute now."""
     with _quiet():
-        return sum(1 for _ in planned_intervals(config, options))
-
-
-def progress_observers(config: Config, args: argparse.Namespace,
-                       options: RunOptions) -> list[ProgressBar]:
-    stream = sys.stderr
-    if not wants_bar(getattr(args, "progress", "never"), stream):
-        return []
-    total = count_planned(config, options)
-    if total == 0:
-        return []
-    bar = ProgressBar(total, stream)
-    bar.attach_logs()
-    bar.draw(force=True)
-    return [bar]
-
-
-OBSERVER_FACTORIES.append(progress_observers)
+        return sum(1 for _ in Plan(config, output_folder, now, reports).intervals())

@@ -1,28 +1,27 @@
-"""Report the pipeline's own health to StatsD.
+"""The StatsD sink: report the pipeline's own health to StatsD.
 
-Input: the Runner's events (each interval's execution time, the run summary)
-and the top-level ``statsd: {host, port, prefix}`` config. Output: at the end
-of a run, one burst of StatsD metrics over UDP (the ``statsd`` package): what
-ran, what failed, how long it took and how far behind each report is.
+Input: the run's ``interval_finished`` calls (each interval's execution time)
+and, at the end, the run summary, which holds what the publishing sinks
+delivered. Output: one burst of StatsD metrics over UDP (the ``statsd``
+package): what ran, what failed, how long it took and how far behind each
+report is.
 
 StatsD stamps each flush with its own clock, so it carries only these live
-figures; report values go to carbon directly (``reportupdater.graphite``).
-All names below get the configured prefix (default ``reportupdater``).
+figures; report values go to carbon directly (the Graphite sink). All names
+below get the configured prefix (default ``reportupdater``).
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 from typing import Mapping
 
 import statsd
 
-from . import cli
-from .config import Config, ReportConfig, StatsdConfig
-from .graphite import sanitise
-from .intervals import Interval
-from .pipeline import RunSummary
+from ..config import ReportConfig, StatsdConfig
+from ..intervals import Interval
+from ..summary import RunSummary
+from .graphite_points import sanitise
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +33,19 @@ TIMERS = ("run", "report.<report>.execution")
 GAUGES = ("report.<report>.backlog", "graphite_outbox_points")
 
 
-class HealthReporter:
-    """Run observer: collects execution times and sends everything at the end."""
+class StatsdSink:
+    """Collects execution times during the run and sends everything at the end."""
 
     def __init__(self, client: statsd.StatsClient):
         self.client = client
         self.executions: list[tuple[str, float]] = []  # (report, milliseconds)
         self.failed_intervals = 0
+
+    @classmethod
+    def connect(cls, config: StatsdConfig) -> "StatsdSink":
+        """A sink for the ``statsd`` config. Raises OSError when the host can't be
+        resolved."""
+        return cls(statsd_client(config))
 
     def interval_finished(self, report: ReportConfig, explode: Mapping[str, str],
                           interval: Interval, ok: bool, seconds: float) -> None:
@@ -74,20 +79,3 @@ def statsd_client(config: StatsdConfig) -> statsd.StatsClient:
     """Raises OSError when the host can't be resolved."""
     prefix = config.prefix.strip(".") or None
     return statsd.StatsClient(config.host, config.port, prefix=prefix)
-
-
-def statsd_observers(config: Config, args: argparse.Namespace, options) -> list:
-    """A HealthReporter when the config has ``statsd``; none with --no-graphite,
-    whose development copies must not touch production metrics."""
-    if config.statsd is None or getattr(args, "no_graphite", False):
-        return []
-    try:
-        client = statsd_client(config.statsd)
-    except OSError as e:
-        log.warning("statsd: cannot use %s:%s (%s); this run sends no health metrics",
-                    config.statsd.host, config.statsd.port, e)
-        return []
-    return [HealthReporter(client)]
-
-
-cli.OBSERVER_FACTORIES.append(statsd_observers)

@@ -1,26 +1,21 @@
-"""``validate``: every problem of a query folder, without connecting anywhere.
+"""Validate a query folder: every problem it has, without connecting anywhere.
 
-Input: a query folder and its config. Output: the problems, one a line, each
-with its file, YAML line, report and key, and exit status 0 (warnings at
-most) or 1 (errors). ``load_config`` already checks the config keys, parses
-every template and checks its placeholders, reads every explode file and
-checks the scripts' executable bits; this stage adds what needs more than
-the config: a trial render of each query for its first interval (a format
+Input: a loaded config. Output: its problems, each with its file, YAML
+line, report and key, in the order they appear in the files.
+``load_config`` already checks the config keys, parses every template and
+checks its placeholders, reads every explode file and checks the scripts'
+executable bits; this stage adds what needs more than the config: a trial render of each query for its first interval (a format
 spec or a Jinja filter that only fails when rendered), credential files that
 are not there, and rerun requests in ``.reruns/`` that a run would ignore.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-from pathlib import Path
 
 from . import templates
-from .cli import (EXIT_FAILED, EXIT_OK, PARSER_EXTENSIONS, _Formatter, _add_common,
-                  command)
-from .config import Config, Problem, _yaml_lines, load_config
-from .errors import ConfigError, RerunError, TemplateError, UsageError
+from .config import Config, Problem, _yaml_lines
+from .errors import RerunError, TemplateError
 from .intervals import Interval
 from .reruns import RERUN_FOLDER, parse_request
 
@@ -91,7 +86,8 @@ def rerun_problems(config: Config) -> list[Problem]:
     return problems
 
 
-def all_problems(config: Config) -> list[Problem]:
+def validate(config: Config) -> list[Problem]:
+    """Every problem: the config's own, trial renders, credentials, rerun requests."""
     try:
         lines = _yaml_lines(config.path.read_text(encoding="utf-8"))
     except OSError:
@@ -100,60 +96,3 @@ def all_problems(config: Config) -> list[Problem]:
              *credential_problems(config, lines), *rerun_problems(config)]
     # Top to bottom through each file, so the list reads like the config.
     return sorted(found, key=lambda p: (p.file != str(config.path), p.file, p.line or 0))
-
-
-VALIDATE_DOC = """\
-Check a query folder without connecting anywhere: the config's keys and
-values, every template (does it parse, are its placeholders known, does it
-render for the report's first interval), every explode file, every script's
-executable bit, credential files and pending rerun requests. Lists every
-problem with its file, line, report and key. Warnings (a deprecated key, a
-credential file missing on this machine) do not fail validation.
-
-Exit status: 0 no errors (warnings at most); 1 errors found, or the config
-can't be read; 2 bad invocation.
-
-Example:
-  reportupdater validate queries
-  reportupdater validate /srv/reportupdater/queries/editing --config-path editing.yaml
-"""
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    validate = sub.add_parser("validate", formatter_class=_Formatter,
-                              help="list every problem of a query folder",
-                              description=VALIDATE_DOC)
-    validate.add_argument("query_folder", nargs="?", type=Path, default=Path("queries"),
-                          metavar="QUERY_FOLDER", help="folder of templates and "
-                          "config.yaml (default: ./queries)")
-    _add_common(validate)
-
-
-PARSER_EXTENSIONS.append(add_parser)
-
-
-@command("validate")
-def cmd_validate(args: argparse.Namespace) -> int:
-    if not args.query_folder.is_dir():
-        raise UsageError(f"query folder {str(args.query_folder)!r} does not exist or is not "
-                         "a folder")
-    try:
-        config = load_config(args.query_folder, args.config_path)
-    except ConfigError as e:
-        print(f"error: {e}")
-        print("1 error")
-        return EXIT_FAILED
-    problems = all_problems(config)
-    for problem in problems:
-        print(f"{problem.severity}: {problem}")
-    errors = sum(1 for p in problems if p.severity == "error")
-    warnings = len(problems) - errors
-    counts = f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
-    usable = f"{len(config.reports)} of {_plural(len(config.report_keys), 'report')} usable"
-    print(f"{counts} in {config.path} ({usable})" if problems
-          else f"OK: {config.path} ({usable})")
-    return EXIT_FAILED if errors else EXIT_OK
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")

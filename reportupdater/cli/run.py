@@ -1,0 +1,150 @@
+"""``reportupdater run``: compute every missing interval (or list them, ``--dry-run``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import TextIO
+
+from .. import api
+from ..config import Config
+from ..errors import LockHeldError, UsageError
+from ..lock import run_lock
+from ..planning import check_report_names
+from ..summary import RunSummary, utcnow
+from .common import (EXIT_FAILED, EXIT_OK, EXIT_QUEUED, Formatter, add_common, add_folders,
+                     moment, read_config)
+
+NAME = "run"
+
+log = logging.getLogger("reportupdater")
+
+DOC = """\
+Compute every missing interval of every report and merge the results into the
+TSV timelines in OUTPUT_FOLDER. Intervals that a rerun request names are
+recomputed and their rows replaced. Only one run per query folder runs at a
+time; a second one exits 0 at once.
+
+Exit status: 0 all due intervals succeeded; 1 a report failed to read,
+execute or write (the others still ran); 2 bad invocation or unreadable config;
+3 everything was written but Graphite points wait in the outbox.
+
+Example:
+  reportupdater run queries output
+  reportupdater run queries output -r toggles_by_editor --now 2026-11-01
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    run = sub.add_parser(NAME, formatter_class=Formatter,
+                         help="compute every missing interval", description=DOC)
+    add_folders(run)
+    run.add_argument("-r", "--report", action="append", default=[], metavar="REPORT",
+                     help="run only this report (repeatable)")
+    run.add_argument("--now", type=moment, metavar="DATETIME",
+                     help="pretend it is this UTC time (default: the clock)")
+    run.add_argument("-j", "--jobs", type=int, metavar="N",
+                     help="intervals executed at once (default: config 'jobs', else 4)")
+    run.add_argument("--no-graphite", action="store_true",
+                     help="send nothing to Graphite and queue nothing")
+    run.add_argument("--dry-run", action="store_true",
+                     help="list the intervals that would execute; connect nowhere, "
+                          "write nothing")
+    run.add_argument("--checkpoint-seconds", type=float, default=60.0,
+                     help=argparse.SUPPRESS)
+    run.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
+                     help="progress bar on stderr (default: auto, only on a terminal)")
+    add_common(run)
+    run.set_defaults(command_main=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    config = read_config(args)
+    check_report_names(config, args.report)
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, not {args.jobs}")
+    now = args.now or utcnow()
+    if args.dry_run:
+        return print_plan(config, args, now)
+    try:
+        with run_lock(args.query_folder):
+            summary = api.run(config, args.output_folder, now=now, reports=args.report,
+                              jobs=args.jobs, sinks=sinks(config, args, now), lock=False,
+                              checkpoint_seconds=args.checkpoint_seconds)
+    except LockHeldError as e:
+        log.info("%s; this run exits without doing anything", e)
+        return EXIT_OK
+    log.info("run finished: %d interval(s) executed, %d row(s) written to %d file(s), "
+             "%d failure(s)", summary.intervals_executed, summary.rows_written,
+             summary.files_written, len(summary.failures))
+    return exit_status(config, summary)
+
+
+def exit_status(config: Config, summary: RunSummary) -> int:
+    if summary.failures or config.errors:
+        return EXIT_FAILED
+    if summary.graphite_queued:
+        return EXIT_QUEUED
+    return EXIT_OK
+
+
+def sinks(config: Config, args: argparse.Namespace, now) -> list[object]:
+    """The run's sinks, in order: Graphite, StatsD, the state file, the progress bar.
+
+    --no-graphite leaves out Graphite and StatsD: development copies must not
+    touch production metrics.
+    """
+    chosen: list[object] = []
+    if config.graphite is not None and not args.no_graphite:
+        from ..publish.graphite import GraphiteSink
+        chosen.append(GraphiteSink(config.graphite, args.output_folder))
+    if config.statsd is not None and not args.no_graphite:
+        from ..publish.statsd import StatsdSink
+        try:
+            chosen.append(StatsdSink.connect(config.statsd))
+        except OSError as e:
+            log.warning("statsd: cannot use %s:%s (%s); this run sends no health metrics",
+                        config.statsd.host, config.statsd.port, e)
+    from ..publish.state import StateRecorder
+    chosen.append(StateRecorder(config.report_keys, args.output_folder))
+    bar = progress_bar(config, args, now, sys.stderr)
+    if bar is not None:
+        chosen.append(bar)
+    return chosen
+
+
+def progress_bar(config: Config, args: argparse.Namespace, now, stream: TextIO):
+    """A bar drawn on ``stream``, or None (not wanted, or nothing is due)."""
+    from ..publish.progress import ProgressBar, count_planned, wants_bar
+
+    if not wants_bar(args.progress, stream):
+        return None
+    total = count_planned(config, args.output_folder, now, args.report)
+    if total == 0:
+        return None
+    bar = ProgressBar(total, stream)
+    bar.attach_logs()
+    bar.draw(force=True)
+    return bar
+
+
+def print_plan(config: Config, args: argparse.Namespace, now) -> int:
+    """Print the plan; 1 if a timeline can't be read or a report has config errors."""
+    plan = api.plan(config, args.output_folder, now=now, reports=args.report)
+    per_report: dict[str, int] = {}
+    try:
+        for planned in plan.intervals():
+            print(planned.line())
+            per_report[planned.report] = per_report.get(planned.report, 0) + 1
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader (`| head`) has what it wanted; don't die on the next write.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    total = sum(per_report.values())
+    counts = ", ".join(f"{report} {count}" for report, count in per_report.items())
+    print(f"{total} interval(s) would execute" + (f": {counts}" if counts else ""),
+          file=sys.stderr)
+    return EXIT_FAILED if plan.failures or config.errors else EXIT_OK

@@ -1,0 +1,131 @@
+"""``status``: how far each report is, and how it last failed.
+
+Input: a config, an output folder and ``now``. Output: one ``ReportStatus``
+per report key, in config order (``as_json`` gives the documented schema,
+``STATUS_VERSION``). Progress is read from the timelines' dates (the TSV is
+the record) with the run's own plan (``plan.Plan``): an interval is done when
+the run would not execute it, so ``status`` and ``run`` never disagree.
+Failures come from the state file a run keeps (``publish.state``). Status
+reads files only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import schedule, timeline as tl
+from .config import Config, ReportConfig
+from .errors import TimelineError
+from .intervals import Interval
+from .planning import Plan
+from .publish.state import STATE_NAME, interval_json, read_state, state_path
+from .summary import utcnow
+
+__all__ = ["STATE_NAME", "STATUS_VERSION", "ReportStatus", "Statuses", "status"]
+
+STATUS_VERSION = 1
+
+
+@dataclass
+class ReportStatus:
+    report: str
+    type: str | None = None
+    granularity: str | None = None
+    explode_with_files: int = 0
+    explode_total: int = 0
+    first_date: str | None = None
+    last_date: str | None = None
+    done: int = 0
+    expected: int = 0
+    oldest_missing: Interval | None = None
+    last_failure: dict | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.report
+
+    @property
+    def missing(self) -> int:
+        return self.expected - self.done
+
+    @property
+    def failing(self) -> bool:
+        """Its last run failed, its config has errors, or a file can't be read."""
+        return bool(self.errors or self.last_failure)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "report": self.report,
+            "type": self.type,
+            "granularity": self.granularity,
+            "explode": {"with_files": self.explode_with_files, "total": self.explode_total},
+            "first_date": self.first_date,
+            "last_date": self.last_date,
+            "intervals": {"done": self.done, "expected": self.expected,
+                          "missing": self.missing,
+                          "oldest_missing": interval_json(self.oldest_missing)},
+            "last_failure": self.last_failure,
+            "errors": list(self.errors),
+        }
+
+
+class Statuses(list):
+    """The ``ReportStatus`` of every report key; ``state_error`` says why the state
+    file could not be read (None if it could, or there is none)."""
+
+    state_error: str | None = None
+
+
+def report_status(plan: Plan, report: ReportConfig) -> ReportStatus:
+    status = ReportStatus(report.key, report.type, report.granularity.value,
+                          explode_total=report.combination_count())
+    expected = schedule.expected_count(report, plan.now)
+    present: list[str] = []
+    oldest: list[Interval] = []
+    for explode in report.explode_combinations():
+        status.expected += expected
+        timeline = plan.timeline(report, explode)
+        if timeline.path.exists():
+            status.explode_with_files += 1
+        if timeline.error is not None:
+            status.errors.append(timeline.error)
+            continue
+        first_due = next(timeline.due, None)
+        if first_due is not None:
+            oldest.append(first_due)
+        status.done += expected - (first_due is not None) - sum(1 for _ in timeline.due)
+        try:
+            labels = tl.read_labels(timeline.path, report.granularity)
+        except TimelineError as e:  # changed since it was planned
+            status.errors.append(str(e))
+            continue
+        if labels:
+            present += [min(labels), max(labels)]  # fixed-width dates sort as text
+    status.first_date = min(present, default=None)
+    status.last_date = max(present, default=None)
+    status.oldest_missing = min(oldest, default=None)
+    return status
+
+
+def status(config: Config, output_folder: Path, now: dt.datetime | None = None) -> Statuses:
+    """One status per report key, in config order; reports with config errors
+    get their errors and no counts."""
+    output_folder = Path(output_folder)
+    plan = Plan(config, output_folder, now or utcnow(), requests=())
+    failures, problem = read_state(state_path(output_folder))
+    statuses = Statuses()
+    statuses.state_error = problem
+    for key in config.report_keys:
+        report = config.report(key)
+        if report is None:
+            report_state = ReportStatus(key)
+            report_state.errors += [f"config: {p}" for p in config.errors if p.report == key]
+        else:
+            report_state = report_status(plan, report)
+        report_state.last_failure = failures.get(key)
+        statuses.append(report_state)
+    return statuses
