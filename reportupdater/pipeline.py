@@ -5,8 +5,8 @@ Input: a validated ``Config``, ``RunOptions`` (output folder, ``now``,
 reports, jobs...) and the sinks, in order. Output: a ``RunSummary`` and
 updated timelines.
 
-The stages are modules of their own: ``plan`` works out each timeline's due
-intervals lazily from the dates its file already has; ``executor`` runs them
+The stages are modules of their own: ``planning`` works out each timeline's
+due intervals lazily from the dates its file already has; ``executor`` runs them
 on ``jobs`` workers under each database's connection limit and reports every
 result to this loop; ``commit`` writes a timeline's finished results to its
 TSV; the sinks (``sinks``) publish. This loop, on the main thread, is the

@@ -3,8 +3,8 @@
 Input: a config, an output folder and ``now``. Output: one ``ReportStatus``
 per report key, in config order (``as_json`` gives the documented schema,
 ``STATUS_VERSION``). Progress is read from the timelines' dates (the TSV is
-the record) with the run's own plan (``plan.Plan``): an interval is done when
-the run would not execute it, so ``status`` and ``run`` never disagree.
+the record) with the run's own plan (``planning.Plan``): an interval is done
+when the run would not execute it, so ``status`` and ``run`` never disagree.
 Failures come from the state file a run keeps (``publish.state``). Status
 reads files only.
 """
