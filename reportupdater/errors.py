@@ -42,3 +42,15 @@ class LockHeldError(ReportUpdaterError):
 
 class UsageError(ReportUpdaterError):
     """The command line asks for something impossible or contradictory."""
+
+
+class LocalRunError(ExecutionError):
+    """A query cannot be transpiled or run on the local DuckDB (``--fixtures``)."""
+
+
+class FixtureError(LocalRunError):
+    """A fixture table is missing, unreadable, or its schema file is wrong."""
+
+
+class CaseError(ReportUpdaterError):
+    """A test case of a query folder (``tests/<case>/case.yaml``) cannot be used."""
