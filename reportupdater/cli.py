@@ -285,4 +285,5 @@ EXTENSION_MODULES: list[str] = []
 EXTENSION_MODULES += ["reportupdater.graphite", "reportupdater.health"]  # in this order
 EXTENSION_MODULES += ["reportupdater.validate", "reportupdater.render_cmd",
                       "reportupdater.status", "reportupdater.progress"]
-EXTENSION_MODULES += ["reportupdater.try_cmd", "reportupdater.test_cmd"]
+EXTENSION_MODULES += ["reportupdater.try_cmd", "reportupdater.test_cmd",
+                      "reportupdater.fixtures_cmd"]
