@@ -95,7 +95,7 @@ def test_try_gives_mariadb_types_to_mariadb_queries(folder, run_cli):
     result = run_cli("try", folder, "edits", "--date", "2026-10-01", "--fixtures", folder / "fx")
     assert result.code == 0, result.err
     assert result.out == ("date\tedits\tthird\tbig\tfirst_ts\n"
-                          "2026-10-01\t2\t0.6667\t1\t1790856000\n")
+                          "2026-10-01\t2\t0.6667\t1\t1790856000.000000\n")
 
 
 def test_try_runs_scripts_with_the_fixture_folder(folder, run_cli):
@@ -239,7 +239,7 @@ def cases(folder):
         """, "date\teditor\tn\tfirst\n2026-10-02\tvisual\t1.0\t2026-10-02 08:00:00\n"
              "2026-10-01\twikitext\t2\t2026-10-01 09:30:00\n")
     add_case(folder, "edits_day", "report: edits\ndate: 2026-10-01\n",
-             "date\tedits\tthird\tbig\tfirst_ts\n2026-10-01\t2\t0.6667\t1\t1790856000\n")
+             "date\tedits\tthird\tbig\tfirst_ts\n2026-10-01\t2\t0.6667\t1\t1790856000.000000\n")
     return folder
 
 
@@ -251,13 +251,13 @@ def test_test_passes_with_tolerance_and_any_row_order(cases, run_cli):
 
 def test_a_failing_case_prints_a_row_diff(cases, run_cli):
     (cases / "tests/edits_day/expected.tsv").write_text(
-        "date\tedits\tthird\tbig\tfirst_ts\n2026-10-01\t3\t0.6667\t1\t1790856000\n")
+        "date\tedits\tthird\tbig\tfirst_ts\n2026-10-01\t3\t0.6667\t1\t1790856000.000000\n")
     result = run_cli("test", cases)
     assert result.code == 1
     assert "FAIL edits_day" in result.out
     assert ("    2026-10-01: 1 row(s) expected, 1 produced\n"
-            "      - 2026-10-01\t3\t0.6667\t1\t1790856000\n"
-            "      + 2026-10-01\t2\t0.6667\t1\t1790856000\n"
+            "      - 2026-10-01\t3\t0.6667\t1\t1790856000.000000\n"
+            "      + 2026-10-01\t2\t0.6667\t1\t1790856000.000000\n"
             "    (- expected, not produced; + produced, not expected)\n") in result.out
     assert result.out.splitlines()[-1] == "1 passed, 1 failed, 0 error(s)"
 
@@ -292,7 +292,7 @@ def test_update_writes_expected_files(cases, run_cli):
     assert result.code == 0, result.out
     assert f"wrote {cases / 'tests/edits_day/expected.tsv'}" in result.out
     assert (cases / "tests/edits_day/expected.tsv").read_text() == (
-        "date\tedits\tthird\tbig\tfirst_ts\n2026-10-01\t2\t0.6667\t1\t1790856000\n")
+        "date\tedits\tthird\tbig\tfirst_ts\n2026-10-01\t2\t0.6667\t1\t1790856000.000000\n")
     assert run_cli("test", cases).code == 0
 
 

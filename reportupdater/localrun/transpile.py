@@ -19,12 +19,13 @@ from .fixtures import TableRef
 # DuckDB macros that give MariaDB functions sqlglot leaves as they are their
 # MariaDB meaning (created on every local connection).
 MACROS = (
-    # UNIX_TIMESTAMP('2026-10-01 12:00:00') or of a MediaWiki '20261001120000':
-    # whole seconds, as MariaDB gives for a value without fractions.
+    # UNIX_TIMESTAMP('2026-10-01 12:00:00') or of a MediaWiki '20261001120000'.
+    # MariaDB gives a DECIMAL with 6 decimals for text (MediaWiki's timestamps
+    # are VARBINARY): 1790843400.000000.
     "CREATE OR REPLACE MACRO unix_timestamp(x) AS CAST(epoch(CASE "
     "WHEN regexp_full_match(CAST(x AS VARCHAR), '[0-9]{14}') "
     "THEN strptime(CAST(x AS VARCHAR), '%Y%m%d%H%M%S') "
-    "ELSE CAST(CAST(x AS VARCHAR) AS TIMESTAMP) END) AS BIGINT)",
+    "ELSE CAST(CAST(x AS VARCHAR) AS TIMESTAMP) END) AS DECIMAL(20, 6))",
 )
 
 # MariaDB's `/` and AVG return a DECIMAL with 4 more decimals than their
@@ -99,6 +100,17 @@ def _projections(tree):
 
 def _mysql_rules(tree):
     from sqlglot import exp
+
+    # DIV truncates toward zero, whatever its operands; DuckDB's // floors
+    # integers and divides decimals.
+    for node in list(tree.find_all(exp.IntDiv)):
+        node.replace(exp.Cast(this=exp.func("trunc", exp.Div(this=node.this.copy(),
+                                                             expression=node.expression.copy())),
+                              to=exp.DataType.build("BIGINT")))
+    # MariaDB sorts a GROUP BY's groups when there is no ORDER BY; DuckDB
+    # returns them in any order.
+    if isinstance(tree, exp.Select) and tree.args.get("group") and not tree.args.get("order"):
+        tree = tree.order_by(*[e.copy() for e in tree.args["group"].expressions], copy=False)
 
     for node in list(_projections(tree)):
         if isinstance(node, (exp.Div, exp.Avg)):
