@@ -450,7 +450,8 @@ def test_status_json_of_the_demo(cli, demo):
     assert code == 0
     assert {k: v for k, v in document.items() if k != "reports"} == {
         "version": 1, "now": "2026-11-08T00:00:00Z", "config": f"{queries}/config.yaml",
-        "query_folder": str(queries), "output_folder": str(output), "state_error": None}
+        "query_folder": str(queries), "output_folder": str(output), "state_error": None,
+        "run_in_progress": None}
     assert by_report(document)["weekly_toggles"] == {
         "report": "weekly_toggles", "type": "sql", "granularity": "weeks",
         "explode": {"with_files": 1, "total": 1},
