@@ -41,7 +41,7 @@ from .engines import EnginePool, Query, Slot
 from .errors import ReportUpdaterError, TimelineError
 from .intervals import Interval
 from .lock import RunDeadline
-from .reruns import RerunRequest, load_requests, settle
+from .reruns import RerunRequest, load_requests, settle_requests
 from .results import IntervalRows, interval_rows
 from .triage import CACHE_NAME as TRIAGE_CACHE, Coverage, TriageCache
 
@@ -732,10 +732,5 @@ class Runner:
     def _settle_reruns(self) -> None:
         failed = self.summary.failed_reports
         finished = {key for key in self.summary.reports_run if key not in failed}
-        for request in self.requests:
-            unknown = [r for r in request.reports if r not in self.config.report_keys]
-            if unknown:
-                log.warning("rerun request %s names unknown report(s) %s; they are dropped",
-                            request.path, ", ".join(unknown))
-            settle(request, finished | set(unknown))
+        settle_requests(self.requests, self.config, finished, self.options.now)
 
