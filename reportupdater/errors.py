@@ -42,3 +42,7 @@ class LockHeldError(ReportUpdaterError):
 
 class UsageError(ReportUpdaterError):
     """The command line asks for something impossible or contradictory."""
+
+
+class RunStuckError(ReportUpdaterError):
+    """Another run has held the lock of this query folder for longer than max_run_seconds."""
