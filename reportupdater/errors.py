@@ -44,6 +44,10 @@ class UsageError(ReportUpdaterError):
     """The command line asks for something impossible or contradictory."""
 
 
+class RunStuckError(ReportUpdaterError):
+    """Another run has held the lock of this query folder for longer than max_run_seconds."""
+
+
 class LocalRunError(ExecutionError):
     """A query cannot be transpiled or run on the local DuckDB (``--fixtures``)."""
 
