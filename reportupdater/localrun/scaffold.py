@@ -15,10 +15,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import LocalRunError
 from ..intervals import Interval
 from .fixtures import TableRef, find_fixture
-from .transpile import _parse_error
-from ..errors import LocalRunError
+from .transpile import parse_error_message
 
 
 @dataclass
@@ -40,7 +40,7 @@ def tables_read(text: str, dialect: str) -> list[ScaffoldTable]:
         trees = [t for t in sqlglot.parse(text, read=dialect)
                  if t is not None and not isinstance(t, (exp.Set, exp.Command, exp.Use))]
     except sqlglot.errors.SqlglotError as e:
-        raise LocalRunError(_parse_error(e, dialect)) from e
+        raise LocalRunError(parse_error_message(e, dialect)) from e
     tables: dict[TableRef, ScaffoldTable] = {}
     for tree in trees:
         ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}

@@ -42,7 +42,7 @@ class Statement:
     database: str | None  # the current database when it runs
 
 
-def _parse_error(error: Exception, dialect: str) -> str:
+def parse_error_message(error: Exception, dialect: str) -> str:
     details = getattr(error, "errors", None)
     if details:
         first = details[0]
@@ -66,7 +66,7 @@ def transpile(text: str, dialect: str, database: str | None) -> list[Statement]:
     try:
         parsed = sqlglot.parse(text, read=dialect)
     except sqlglot.errors.SqlglotError as e:
-        raise LocalRunError(_parse_error(e, dialect)) from e
+        raise LocalRunError(parse_error_message(e, dialect)) from e
     statements = []
     for tree in parsed:
         if tree is None or isinstance(tree, (exp.Set, exp.Command)):
@@ -80,7 +80,7 @@ def transpile(text: str, dialect: str, database: str | None) -> list[Statement]:
             sql = tree.sql("duckdb", unsupported_level=ErrorLevel.RAISE)
             duck = sqlglot.parse_one(sql, read="duckdb")
         except sqlglot.errors.SqlglotError as e:
-            raise LocalRunError(_parse_error(e, dialect)) from e
+            raise LocalRunError(parse_error_message(e, dialect)) from e
         duck = _duckdb_rules(duck)
         statements.append(Statement(duck.sql("duckdb", pretty=True), table_refs(duck),
                                     database))
