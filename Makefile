@@ -14,6 +14,7 @@ demo: $(VENV)/.installed-demo
 test:
 	bash .ci/setup-test-env
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m reportupdater test queries
 
 bench: $(VENV)/.installed-demo
 	bash .ci/setup-test-env
@@ -27,6 +28,6 @@ $(VENV)/.installed-demo: setup.cfg
 clean:
 	rm -rf output/* $(VENV)
 
-# Regenerate README.md's generated blocks (--help output, docs/ sections).
+# Regenerate the --help blocks of docs/cli.md.
 readme:
 	$(BIN)/python tools/readme.py

@@ -58,9 +58,11 @@ def run(config: Config, output_folder: PathLike, *, now: dt.datetime | None = No
     ``publish.state.StateRecorder``, ``publish.progress.ProgressBar``...).
 
     ``now`` defaults to the clock (UTC), ``jobs`` to the config's, else 4.
-    ``options`` are further ``RunOptions`` (``checkpoint_seconds``). With
-    ``lock`` (the default) the query folder's lock is taken for the run:
-    raises LockHeldError if another run holds it. Raises UsageError for an
+    ``options`` are further ``RunOptions``: ``start`` and ``until`` (only the
+    intervals in that window, touching no row outside it), ``max_run_seconds``
+    (default: the config's), ``checkpoint_seconds``. With ``lock`` (the default)
+    the query folder's lock is taken for the run: raises LockHeldError if
+    another run holds it, RunStuckError if it has held it too long. Raises UsageError for an
     unknown report or a bad option; KeyboardInterrupt, after committing what
     finished, on Ctrl-C or SIGTERM.
     """
@@ -73,16 +75,18 @@ def run(config: Config, output_folder: PathLike, *, now: dt.datetime | None = No
                                  reports=tuple(reports), jobs=jobs, **options)
     except TypeError as e:
         raise UsageError(f"unknown run option: {e}") from e
-    with run_lock(config.query_folder) if lock else nullcontext():
+    with run_lock(config.query_folder, config.max_run_seconds) if lock else nullcontext():
         return _run(config, run_options, sinks)
 
 
 def plan(config: Config, output_folder: PathLike, *, now: dt.datetime | None = None,
-         reports: Sequence[str] = ()) -> Plan:
-    """What a run would execute now: iterate ``plan(...).intervals()``; timelines
-    that can't be read are logged and kept in ``failures``. Connects nowhere,
-    writes nothing."""
-    return Plan(config, Path(output_folder), now or utcnow(), reports)
+         reports: Sequence[str] = (), start: dt.datetime | None = None,
+         until: dt.datetime | None = None) -> Plan:
+    """What a run would execute now (in the window ``[start, until)`` if given):
+    iterate ``plan(...).intervals()``; timelines that can't be read are logged and
+    kept in ``failures``. Connects nowhere, writes nothing."""
+    return Plan(config, Path(output_folder), now or utcnow(), reports, start=start,
+                until=until)
 
 
 def status(config: Config, output_folder: PathLike, *, now: dt.datetime | None = None

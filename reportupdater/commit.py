@@ -44,11 +44,16 @@ def _decode(data: bytes, path: Path) -> str:
 
 
 class Committer:
-    """Writes results into timelines for one run; ``now`` places the trim window."""
+    """Writes results into timelines for one run; ``now`` places the trim window.
 
-    def __init__(self, triage: TriageCache, now: dt.datetime):
+    Without ``trim`` (``run --from/--until``) no row outside the new results'
+    intervals is touched, not even by ``max_data_points``.
+    """
+
+    def __init__(self, triage: TriageCache, now: dt.datetime, trim: bool = True):
         self.triage = triage
         self.now = now
+        self.trim = trim
 
     def write(self, report: ReportConfig, path: Path, results: list[IntervalRows]) -> Written:
         """Merge ``results`` into the file at ``path``. Raises ReportUpdaterError;
@@ -69,7 +74,7 @@ class Committer:
             current = (tl.parse_timeline(_decode(existing[0], path), path, g)
                        if existing else None)
             merged = tl.merge(current, results)
-            if report.max_data_points:
+            if report.max_data_points and self.trim:
                 bounds = schedule.window(report, self.now)
                 if bounds:
                     tl.trim_before(merged, g.format(bounds[0]))

@@ -27,10 +27,14 @@ from .errors import ConfigError
 from .intervals import Granularity, as_datetime
 
 REPORT_TYPES = ("sql", "hive", "script")
-TOP_LEVEL_KEYS = {"reports", "defaults", "databases", "graphite", "hive", "statsd", "jobs"}
+TOP_LEVEL_KEYS = {"reports", "defaults", "databases", "graphite", "hive", "statsd", "jobs",
+                  "max_run_seconds"}
+DEFAULT_MAX_RUN_SECONDS = 6 * 3600
 REPORT_KEYS = {"type", "granularity", "starts", "lag", "execute", "db", "explode_by",
                "max_data_points", "group", "graphite", "funnel", "timeout", "hive",
-               "description"}
+               "description", "dialect"}
+# SQL dialects a query can be written in, for local runs (sqlglot's names).
+DIALECTS = ("mysql", "hive", "spark", "duckdb", "trino", "presto", "postgres", "sqlite")
 DATABASE_KEYS = {"engine", "host", "port", "db", "creds_file", "path",
                  "auto_find_db_shard", "wiki_db_placeholder", "mw_config_path",
                  "use_x1", "shards", "domain", "max_connections"}
@@ -137,6 +141,7 @@ class ReportConfig:
     timeout: float | None = None
     hive: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     hive_settings: HiveSettings | None = None  # type: hive reports only
+    dialect: str | None = None  # the query's SQL dialect for local runs (None: by engine)
 
     @property
     def placeholders(self) -> tuple[str, ...]:
@@ -209,6 +214,7 @@ class Config:
     statsd: StatsdConfig | None = None
     hive: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     jobs: int | None = None
+    max_run_seconds: int = DEFAULT_MAX_RUN_SECONDS  # a run stops itself after this long
     problems: tuple[Problem, ...] = ()
     report_keys: tuple[str, ...] = ()  # every key under `reports`, valid or not
 
@@ -344,6 +350,12 @@ def _build(raw: dict, path: Path, query_folder: Path, c: _Collector) -> Config:
     if jobs is not None and (type(jobs) is not int or jobs < 1):
         c.add(f"'jobs' must be a whole number >= 1, not {jobs!r}", path=("jobs",))
         jobs = None
+    max_run_seconds = raw.get("max_run_seconds", DEFAULT_MAX_RUN_SECONDS)
+    if type(max_run_seconds) is not int or max_run_seconds < 1:
+        c.add(f"'max_run_seconds' must be a whole number of seconds >= 1, not "
+              f"{max_run_seconds!r} (the default, {DEFAULT_MAX_RUN_SECONDS}, is used)",
+              path=("max_run_seconds",))
+        max_run_seconds = DEFAULT_MAX_RUN_SECONDS
 
     reports = []
     for key, settings in raw["reports"].items():
@@ -354,7 +366,8 @@ def _build(raw: dict, path: Path, query_folder: Path, c: _Collector) -> Config:
 
     return Config(path=path, query_folder=query_folder, reports=tuple(reports),
                   databases=MappingProxyType(databases), graphite=graphite, statsd=statsd,
-                  hive=MappingProxyType(dict(hive)), jobs=jobs, problems=tuple(c.problems),
+                  hive=MappingProxyType(dict(hive)), jobs=jobs,
+                  max_run_seconds=max_run_seconds, problems=tuple(c.problems),
                   report_keys=tuple(str(k) for k in raw["reports"]))
 
 
@@ -655,6 +668,10 @@ def _report(key: str, settings: Any, defaults: dict, databases: dict[str, Databa
         hive_settings = _hive_settings(hive, _hive_problem(key, settings, defaults, c),
                                        query_folder)
 
+    dialect = merged.get("dialect")
+    if dialect is not None and dialect not in DIALECTS:
+        bad(f"dialect {dialect!r} is not one of {', '.join(DIALECTS)}", "dialect")
+
     report_graphite = None
     if "graphite" in settings:
         report_graphite = _report_graphite(settings["graphite"], graphite, bad)
@@ -672,7 +689,7 @@ def _report(key: str, settings: Any, defaults: dict, databases: dict[str, Databa
         execute=execute, template=template, db=db if report_type == "sql" else None,
         explode_by=explode_by, max_data_points=max_points, group=group,
         graphite=report_graphite, timeout=float(timeout) if timeout else None,
-        hive=MappingProxyType(hive), hive_settings=hive_settings)
+        hive=MappingProxyType(hive), hive_settings=hive_settings, dialect=dialect)
 
 
 def _hive_problem(report: str, settings: dict, defaults: dict, c: _Collector):

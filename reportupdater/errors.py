@@ -52,3 +52,19 @@ class MissingExplodeValues(UsageError):
         self.missing = missing  # placeholder -> its possible values
         super().__init__(f"report {report!r} explodes by {', '.join(missing)}; give a "
                          "value for each")
+
+
+class RunStuckError(ReportUpdaterError):
+    """Another run has held the lock of this query folder for longer than max_run_seconds."""
+
+
+class LocalRunError(ExecutionError):
+    """A query cannot be transpiled or run on the local DuckDB (``--fixtures``)."""
+
+
+class FixtureError(LocalRunError):
+    """A fixture table is missing, unreadable, or its schema file is wrong."""
+
+
+class CaseError(ReportUpdaterError):
+    """A test case of a query folder (``tests/<case>/case.yaml``) cannot be used."""

@@ -24,6 +24,7 @@ each interval itself: there is nothing to overlap.
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 from dataclasses import dataclass
@@ -82,8 +83,12 @@ class _Lane:
 
     def stop(self) -> None:
         """Give up the intervals not handed out yet."""
-        self.dropped += (self._next is not None) + sum(1 for _ in self.due)
-        self._next, self.exhausted, self.stopped = None, True, True
+        self.dropped += sum(1 for _ in self.take_rest())
+
+    def take_rest(self) -> Iterator[Interval]:
+        """The intervals not handed out yet; none is handed out after them."""
+        planned, self._next, self.exhausted, self.stopped = self._next, None, True, True
+        return itertools.chain([planned] if planned is not None else [], self.due)
 
     @property
     def has_work(self) -> bool:
@@ -145,13 +150,18 @@ class Executor:
             lane.stop()
         self._check.append(lane)
 
-    def stop(self) -> list[Event]:
-        """Interrupted: stop every query and worker; the intervals that finished
-        meanwhile, and the timelines found unusable."""
+    def halt(self) -> None:
+        """Run nothing more and stop the queries running (from any thread): each
+        worker leaves once its interval has failed, and ``run`` ends."""
         with self._cv:
             self._stopping = True
             self._cv.notify_all()
         self.pool.interrupt()
+
+    def stop(self) -> list[Event]:
+        """Interrupted: ``halt``; the intervals that finished meanwhile, and the
+        timelines found unusable."""
+        self.halt()
         events = []
         while True:
             try:
@@ -166,6 +176,18 @@ class Executor:
             elif lane.error is not None:
                 events.append(Event(lane.timeline, closed=True, error=lane.error,
                                     dropped=lane.dropped))
+
+    def unfinished(self) -> Iterator[tuple[Any, Iterator[Interval]]]:
+        """After a halted ``run``: each timeline left with work, and its intervals
+        not run; first the open ones, then those never opened (whose ``error``
+        may be set)."""
+        for lane in list(self._open):
+            if lane.has_work:
+                self._open.remove(lane)
+                lane.closed = True
+                yield lane.timeline, lane.take_rest()
+        for timeline in self._timelines:
+            yield timeline, timeline.due
 
     # -- delivering events -------------------------------------------------------
 

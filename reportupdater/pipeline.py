@@ -16,7 +16,9 @@ date order (its finished prefix only), when the timeline is done and every
 nothing and is retried on the next run; failures are recorded here, per
 interval and per timeline, and the run goes on. On Ctrl-C or SIGTERM the run
 stops its queries and scripts, commits what has finished, and re-raises
-KeyboardInterrupt.
+KeyboardInterrupt. A run that passes ``max_run_seconds`` stops the same way
+(``lock.RunDeadline``), and records a failure for each report it leaves work
+undone in.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 from .commit import Committer
 from .config import Config, ReportConfig
@@ -38,8 +40,9 @@ from .engines import EnginePool, Query, Slot
 from .errors import ReportUpdaterError
 from .executor import Event, Executor
 from .intervals import Interval
+from .lock import RunDeadline
 from .planning import Plan, TimelinePlan
-from .reruns import RerunRequest, settle
+from .reruns import settle_requests
 from .results import IntervalRows, interval_rows
 from .sinks import notify
 from .summary import Failure, RunSummary, utcnow
@@ -55,6 +58,16 @@ class RunOptions:
     reports: tuple[str, ...] = ()  # empty: all reports
     jobs: int = 1
     checkpoint_seconds: float = 60.0
+    max_run_seconds: float | None = None  # None: the config's max_run_seconds
+    clock: Callable[[], float] = time.monotonic  # for max_run_seconds
+    # run --from/--until: only intervals in this window run, and no row outside
+    # it is touched (no max_data_points trim, rerun requests kept).
+    start: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+    @property
+    def windowed(self) -> bool:
+        return self.start is not None or self.until is not None
 
 
 def run(config: Config, options: RunOptions, sinks: Sequence[object] = (),
@@ -66,13 +79,15 @@ def run(config: Config, options: RunOptions, sinks: Sequence[object] = (),
     pool = pool or EnginePool(config)
     triage = TriageCache(config.query_folder / TRIAGE_CACHE)
     plan = Plan(config, options.output_folder, options.now, options.reports,
-                coverage=triage.coverage)
-    committer = Committer(triage, options.now)
-    executor = Executor(pool, options.jobs, partial(_execute, pool))
+                coverage=triage.coverage, start=options.start, until=options.until)
+    committer = Committer(triage, options.now, trim=not options.windowed)
+    deadline = RunDeadline(options.max_run_seconds or config.max_run_seconds,
+                           lambda: executor.halt(), options.clock)
+    executor = Executor(pool, options.jobs, partial(_execute, pool, deadline))
     every = options.checkpoint_seconds
     live: list[TimelineRun] = []  # with results not committed for good
     try:
-        with _sigterm_as_interrupt():
+        with _sigterm_as_interrupt(), deadline:
             try:
                 timelines = (TimelineRun(planned) for planned in plan)
                 wait = partial(_until_checkpoint, live, every)
@@ -99,14 +114,19 @@ def run(config: Config, options: RunOptions, sinks: Sequence[object] = (),
             except BaseException:
                 executor.stop()
                 raise
+        if deadline.expired:
+            summary.stopped_by_time_limit = True
+            _left_at_time_limit(executor, deadline, committer, summary, sinks)
     finally:
         pool.close()
         triage.save()
         for key in plan.reached:
             summary.reports_run.add(key)
             summary.backlog.setdefault(key, 0)
-        if not summary.interrupted:
-            _settle_reruns(config, plan.requests, summary)
+        if not summary.interrupted and not options.windowed:
+            failed = summary.failed_reports
+            finished = {key for key in summary.reports_run if key not in failed}
+            settle_requests(plan.requests, config, finished, options.now)
         seconds = time.monotonic() - started
         for published in notify(sinks, "publish"):  # deliveries first, so that
             if published is not None:  # every sink sees them in the summary
@@ -171,8 +191,8 @@ def execute_interval(pool: EnginePool, report: ReportConfig, interval: Interval,
     return interval_rows(table, report, interval)
 
 
-def _execute(pool: EnginePool, timeline: TimelineRun, interval: Interval,
-             slot: Slot | None) -> Outcome:
+def _execute(pool: EnginePool, deadline: RunDeadline, timeline: TimelineRun,
+             interval: Interval, slot: Slot | None) -> Outcome:
     """Runs on a worker thread: touches nothing but the engine pool."""
     started = time.monotonic()
     try:
@@ -184,6 +204,8 @@ def _execute(pool: EnginePool, timeline: TimelineRun, interval: Interval,
         log.exception("unexpected error in report %r interval %s", timeline.report.key,
                       interval)
         rows, error = None, f"unexpected error: {type(e).__name__}: {e}"
+    if error is not None and deadline.expired:
+        error = f"stopped: {deadline.describe()}: {error}"
     return Outcome(interval, rows, error, time.monotonic() - started)
 
 
@@ -266,16 +288,27 @@ def _until_checkpoint(live: Sequence[TimelineRun], every: float) -> float:
     return max(wait, 0.0)
 
 
-def _settle_reruns(config: Config, requests: Sequence[RerunRequest],
-                   summary: RunSummary) -> None:
-    failed = summary.failed_reports
-    finished = {key for key in summary.reports_run if key not in failed}
-    for request in requests:
-        unknown = [r for r in request.reports if r not in config.report_keys]
-        if unknown:
-            log.warning("rerun request %s names unknown report(s) %s; they are dropped",
-                        request.path, ", ".join(unknown))
-        settle(request, finished | set(unknown))
+def _left_at_time_limit(executor: Executor, deadline: RunDeadline, committer: Committer,
+                        summary: RunSummary, sinks: Sequence[object]) -> None:
+    """The run passed max_run_seconds: commit what finished, and record one failure
+    per report for what it leaves undone (in the timelines open, and in those it
+    did not get to)."""
+    left: dict[str, list] = {}  # report -> [its first timeline left, its first interval, count]
+    for timeline, intervals in executor.unfinished():
+        if timeline.error is not None:  # not readable: as the run would have found
+            _close(timeline, Event(timeline, closed=True, error=timeline.error), summary)
+            continue
+        _commit(timeline, committer, executor, summary, sinks)
+        summary.add_backlog(timeline.report.key, timeline.missing)
+        first = next(intervals, None)
+        if first is None:
+            continue
+        left.setdefault(timeline.report.key, [timeline, first, 0])[2] += \
+            1 + sum(1 for _ in intervals)
+    for key, (timeline, first, count) in left.items():
+        _fail(summary, timeline, first, f"not run: {deadline.describe()}; {count} "
+              "interval(s) of this report are left for the next run")
+        summary.add_backlog(key, count)
 
 
 @contextmanager

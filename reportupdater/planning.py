@@ -88,7 +88,8 @@ class Plan:
 
     def __init__(self, config: Config, output_folder: Path, now: dt.datetime | None = None,
                  reports: Sequence[str] = (), requests: Sequence[RerunRequest] | None = None,
-                 coverage: CoverageReader | None = None):
+                 coverage: CoverageReader | None = None, start: dt.datetime | None = None,
+                 until: dt.datetime | None = None):
         check_report_names(config, reports)
         self.config = config
         self.output_folder = Path(output_folder)
@@ -97,6 +98,7 @@ class Plan:
         self.requests = (load_requests(config.query_folder) if requests is None
                          else list(requests))
         self.coverage = coverage or TriageCache(config.query_folder / TRIAGE_CACHE).coverage
+        self.start, self.until = start, until  # run --from/--until: only this window
         self.reached: list[str] = []
         self.failures: list[Failure] = []  # filled by ``intervals``
 
@@ -115,8 +117,10 @@ class Plan:
         except TimelineError as e:
             return TimelinePlan(report, explode, path, iter(()), str(e),
                                 schedule.expected_count(report, self.now))
-        return TimelinePlan(report, explode, path,
-                            schedule.missing_intervals(report, self.now, done, reruns))
+        due = schedule.missing_intervals(report, self.now, done, reruns)
+        if self.start is not None or self.until is not None:
+            due = schedule.within(due, self.start, self.until)
+        return TimelinePlan(report, explode, path, due)
 
     def intervals(self) -> Iterator[PlannedInterval]:
         """Every interval a run would execute, in the run's order (``run --dry-run``).

@@ -5,13 +5,15 @@ per report key, in config order (``as_json`` gives the documented schema,
 ``STATUS_VERSION``). Progress is read from the timelines' dates (the TSV is
 the record) with the run's own plan (``planning.Plan``): an interval is done
 when the run would not execute it, so ``status`` and ``run`` never disagree.
-Failures come from the state file a run keeps (``publish.state``). Status
-reads files only.
+Failures come from the state file a run keeps (``publish.state``), and the
+run in progress, if any, from the query folder's lock
+(``lock.current_holder``). Status reads files only.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from . import schedule, timeline as tl
 from .config import Config, ReportConfig
 from .errors import TimelineError
 from .intervals import Interval
+from .lock import LockHolder, current_holder
 from .planning import Plan
 from .publish.state import STATE_NAME, interval_json, read_state, state_path
 from .summary import utcnow
@@ -74,10 +77,22 @@ class ReportStatus:
 
 
 class Statuses(list):
-    """The ``ReportStatus`` of every report key; ``state_error`` says why the state
-    file could not be read (None if it could, or there is none)."""
+    """The ``ReportStatus`` of every report key, and what concerns them all."""
 
-    state_error: str | None = None
+    state_error: str | None = None  # why the state file can't be read
+    run_in_progress: LockHolder | None = None  # the run holding the lock, if any
+    checked_at: float = 0.0  # Unix time the lock was looked at
+    max_run_seconds: float | None = None
+
+    @property
+    def stuck(self) -> bool:
+        """The run in progress has taken longer than max_run_seconds."""
+        holder = self.run_in_progress
+        return holder is not None and holder.is_stuck(self.max_run_seconds, self.checked_at)
+
+    @property
+    def failing(self) -> bool:
+        return self.stuck or any(s.failing for s in self)
 
 
 def report_status(plan: Plan, report: ReportConfig) -> ReportStatus:
@@ -119,6 +134,9 @@ def status(config: Config, output_folder: Path, now: dt.datetime | None = None) 
     failures, problem = read_state(state_path(output_folder))
     statuses = Statuses()
     statuses.state_error = problem
+    statuses.run_in_progress = current_holder(config.query_folder)
+    statuses.checked_at = time.time()
+    statuses.max_run_seconds = config.max_run_seconds
     for key in config.report_keys:
         report = config.report(key)
         if report is None:

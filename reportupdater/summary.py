@@ -56,6 +56,7 @@ class RunSummary:
     graphite_sent: int = 0  # points delivered by the sinks (Published.sent)
     graphite_queued: int = 0  # points waiting in the outbox after the run
     interrupted: bool = False  # stopped by Ctrl-C or SIGTERM; the sinks still finish
+    stopped_by_time_limit: bool = False  # passed max_run_seconds; failures say what is left
 
     @property
     def failed_reports(self) -> set[str]:

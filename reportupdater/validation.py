@@ -4,20 +4,24 @@ Input: a loaded config. Output: its problems, each with its file, YAML
 line, report and key, in the order they appear in the files.
 ``load_config`` already checks the config keys, parses every template and
 checks its placeholders, reads every explode file and checks the scripts'
-executable bits; this stage adds what needs more than the config: a trial render of each query for its first interval (a format
-spec or a Jinja filter that only fails when rendered), credential files that
-are not there, and rerun requests in ``.reruns/`` that a run would ignore.
+executable bits; this stage adds what needs more than the config: a trial
+render of each query for its first interval (a format spec or a Jinja filter
+that only fails when rendered), credential files that are not there, and the
+rerun requests in ``.reruns/``: pending (a note), rejected, or ones a run
+would ignore or only partly follow (warnings).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 
 from . import templates
 from .config import Config, Problem, _yaml_lines
-from .errors import RerunError, TemplateError
+from .errors import TemplateError
 from .intervals import Interval
-from .reruns import RERUN_FOLDER, parse_request
+from .reruns import check_requests
+from .summary import utcnow
 
 
 def _line(lines: dict[tuple[str, ...], int], *path: str) -> int | None:
@@ -62,37 +66,22 @@ def credential_problems(config: Config, lines: dict[tuple[str, ...], int]) -> li
     return problems
 
 
-def rerun_problems(config: Config) -> list[Problem]:
-    """Rerun requests a run would ignore or only partly follow."""
-    folder = config.query_folder / RERUN_FOLDER
-    if not folder.is_dir():
-        return []
-    problems = []
-    for path in sorted(folder.iterdir()):
-        if not path.is_file() or path.name.startswith("."):
-            continue
-        try:
-            request = parse_request(path)
-        except RerunError as e:
-            reason = str(e).removeprefix(f"{path}: ")
-            problems.append(Problem(str(path), f"ignored by runs: {reason}",
-                                    severity="warning"))
-            continue
-        unknown = [r for r in request.reports if r not in config.report_keys]
-        if unknown:
-            problems.append(Problem(
-                str(path), f"names unknown report(s) {', '.join(map(repr, unknown))}; "
-                "runs drop them", severity="warning"))
-    return problems
+def rerun_problems(config: Config, now: dt.datetime | None = None) -> list[Problem]:
+    """Rerun requests: pending, rejected, or ignored or only partly followed by runs."""
+    now = now or utcnow()
+    return [Problem(str(path), message, severity=severity)
+            for path, severity, message in check_requests(config.query_folder,
+                                                          config.report_keys, now)]
 
 
-def validate(config: Config) -> list[Problem]:
-    """Every problem: the config's own, trial renders, credentials, rerun requests."""
+def validate(config: Config, now: dt.datetime | None = None) -> list[Problem]:
+    """Every problem: the config's own, trial renders, credentials, rerun requests
+    (as they stand at ``now``, by default the clock)."""
     try:
         lines = _yaml_lines(config.path.read_text(encoding="utf-8"))
     except OSError:
         lines = {}
     found = [*config.problems, *render_problems(config, lines),
-             *credential_problems(config, lines), *rerun_problems(config)]
+             *credential_problems(config, lines), *rerun_problems(config, now)]
     # Top to bottom through each file, so the list reads like the config.
     return sorted(found, key=lambda p: (p.file != str(config.path), p.file, p.line or 0))

@@ -10,10 +10,14 @@ import datetime as dt
 import logging
 from pathlib import Path
 
+from typing import Sequence
+
 from .. import api
-from ..config import Config
+from ..config import Config, ReportConfig
+from ..errors import MissingExplodeValues, UsageError
 from ..intervals import parse_moment
 from ..logs import LEVELS
+from ..rendering import explode_values, listed
 
 log = logging.getLogger("reportupdater")
 
@@ -21,6 +25,7 @@ EXIT_OK = 0  # everything due succeeded
 EXIT_FAILED = 1  # a report failed to read, execute or write
 EXIT_USAGE = 2  # bad invocation or an unreadable config
 EXIT_QUEUED = 3  # data written, but Graphite points wait in the outbox
+EXIT_STUCK = 5  # another run has held the lock for longer than max_run_seconds
 
 
 class Formatter(argparse.RawDescriptionHelpFormatter):
@@ -77,3 +82,29 @@ def read_config(args: argparse.Namespace) -> Config:
             log.error("config: %s (report skipped)" if problem.report else "config: %s",
                       problem)
     return config
+
+
+def explode_pairs(pairs: Sequence[str]) -> dict[str, str]:
+    """``--explode NAME=VALUE`` pairs as a mapping. Raises UsageError."""
+    given: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--explode {pair!r} must be NAME=VALUE")
+        if name in given and given[name] != value:
+            raise UsageError(f"--explode {name} is given twice ({given[name]!r} and "
+                             f"{value!r}); give it once")
+        given[name] = value
+    return given
+
+
+def explode_arguments(report: ReportConfig, pairs: Sequence[str]) -> dict[str, str]:
+    """The ``--explode`` pairs, checked against the report's explode_by, in the
+    run's order. Raises UsageError."""
+    try:
+        return explode_values(report, explode_pairs(pairs))
+    except MissingExplodeValues as e:
+        needed = "; ".join(f"--explode {name}=VALUE, one of: {listed(values)}"
+                           for name, values in e.missing.items())
+        raise UsageError(f"report {e.report!r} explodes by {', '.join(e.missing)}; "
+                         f"pass {needed}") from e

@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Sequence
 
 from .. import api
-from ..errors import MissingExplodeValues, UsageError
 from ..intervals import Interval
-from ..rendering import listed, usable_report
-from .common import EXIT_OK, Formatter, add_common, add_query_folder, moment, read_config
+from ..rendering import usable_report
+from .common import (EXIT_OK, Formatter, add_common, add_query_folder, explode_arguments,
+                     moment, read_config)
 
 NAME = "render"
 
@@ -46,31 +45,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     render.set_defaults(command_main=main)
 
 
-def explode_pairs(pairs: Sequence[str]) -> dict[str, str]:
-    """``NAME=VALUE`` pairs as a mapping. Raises UsageError."""
-    given: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise UsageError(f"--explode {pair!r} must be NAME=VALUE")
-        if name in given and given[name] != value:
-            raise UsageError(f"--explode {name} is given twice ({given[name]!r} and "
-                             f"{value!r}); give it once")
-        given[name] = value
-    return given
-
-
 def main(args: argparse.Namespace) -> int:
     config = read_config(args)
     report = usable_report(config, args.report)
-    explode = explode_pairs(args.explode)
-    try:
-        text = api.render(config, args.report, args.date, explode)
-    except MissingExplodeValues as e:
-        needed = "; ".join(f"--explode {name}=VALUE, one of: {listed(values)}"
-                           for name, values in e.missing.items())
-        raise UsageError(f"report {e.report!r} explodes by {', '.join(e.missing)}; "
-                         f"pass {needed}") from e
+    explode = explode_arguments(report, args.explode)
+    text = api.render(config, args.report, args.date, explode)
     interval = Interval.containing(args.date, report.granularity)
     if interval.start < report.granularity.truncate(report.starts):
         log.warning("interval %s is before the report starts (%s); no run executes it",

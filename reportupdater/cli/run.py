@@ -10,12 +10,12 @@ from typing import TextIO
 
 from .. import api
 from ..config import Config
-from ..errors import LockHeldError, UsageError
+from ..errors import LockHeldError, RunStuckError, UsageError
 from ..lock import run_lock
 from ..planning import check_report_names
 from ..summary import RunSummary, utcnow
-from .common import (EXIT_FAILED, EXIT_OK, EXIT_QUEUED, Formatter, add_common, add_folders,
-                     moment, read_config)
+from .common import (EXIT_FAILED, EXIT_OK, EXIT_QUEUED, EXIT_STUCK, Formatter, add_common,
+                     add_folders, moment, read_config)
 
 NAME = "run"
 
@@ -25,15 +25,25 @@ DOC = """\
 Compute every missing interval of every report and merge the results into the
 TSV timelines in OUTPUT_FOLDER. Intervals that a rerun request names are
 recomputed and their rows replaced. Only one run per query folder runs at a
-time; a second one exits 0 at once.
+time; a second one exits 0 at once. A run stops itself after max_run_seconds
+(config; default 6 hours), writing what has finished.
 
-Exit status: 0 all due intervals succeeded; 1 a report failed to read,
-execute or write (the others still ran); 2 bad invocation or unreadable config;
-3 everything was written but Graphite points wait in the outbox.
+Exit status: 0 all due intervals succeeded, or another run holds the lock;
+1 a report failed to read, execute or write (the others still ran), or the run
+passed max_run_seconds and stopped; 2 bad invocation or unreadable config;
+3 everything was written but Graphite points wait in the outbox; 5 another
+run has held the lock for longer than max_run_seconds (it may be hung; the
+message names its PID and start time).
 
 Example:
   reportupdater run queries output
   reportupdater run queries output -r toggles_by_editor --now 2026-11-01
+  reportupdater run queries output --from 2026-10-01 --until 2026-10-08
+
+--from and --until restrict the run to the intervals from the one containing
+--from up to the last one starting before --until, without editing the
+config: rows outside that window are never deleted, not even by
+max_data_points, and rerun requests are kept for the next full run.
 """
 
 
@@ -47,6 +57,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      help="pretend it is this UTC time (default: the clock)")
     run.add_argument("-j", "--jobs", type=int, metavar="N",
                      help="intervals executed at once (default: config 'jobs', else 4)")
+    run.add_argument("--from", dest="start", type=moment, metavar="YYYY-MM-DD",
+                     help="only intervals from the one containing this date; rows "
+                          "outside the window are never touched")
+    run.add_argument("--until", type=moment, metavar="YYYY-MM-DD",
+                     help="only intervals starting before this date (exclusive)")
     run.add_argument("--no-graphite", action="store_true",
                      help="send nothing to Graphite and queue nothing")
     run.add_argument("--dry-run", action="store_true",
@@ -65,14 +80,21 @@ def main(args: argparse.Namespace) -> int:
     check_report_names(config, args.report)
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {args.jobs}")
+    if args.start and args.until and args.until <= args.start:
+        raise UsageError(f"--until {args.until:%Y-%m-%d} must come after --from "
+                         f"{args.start:%Y-%m-%d} (it is exclusive)")
     now = args.now or utcnow()
     if args.dry_run:
         return print_plan(config, args, now)
     try:
-        with run_lock(args.query_folder):
+        with run_lock(args.query_folder, config.max_run_seconds):
             summary = api.run(config, args.output_folder, now=now, reports=args.report,
                               jobs=args.jobs, sinks=sinks(config, args, now), lock=False,
-                              checkpoint_seconds=args.checkpoint_seconds)
+                              checkpoint_seconds=args.checkpoint_seconds, start=args.start,
+                              until=args.until)
+    except RunStuckError as e:
+        log.error("%s", e)
+        return EXIT_STUCK
     except LockHeldError as e:
         log.info("%s; this run exits without doing anything", e)
         return EXIT_OK
@@ -83,7 +105,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def exit_status(config: Config, summary: RunSummary) -> int:
-    if summary.failures or config.errors:
+    if summary.failures or config.errors or summary.stopped_by_time_limit:
         return EXIT_FAILED
     if summary.graphite_queued:
         return EXIT_QUEUED
@@ -121,7 +143,8 @@ def progress_bar(config: Config, args: argparse.Namespace, now, stream: TextIO):
 
     if not wants_bar(args.progress, stream):
         return None
-    total = count_planned(config, args.output_folder, now, args.report)
+    total = count_planned(config, args.output_folder, now, args.report, args.start,
+                          args.until)
     if total == 0:
         return None
     bar = ProgressBar(total, stream)
@@ -132,7 +155,8 @@ def progress_bar(config: Config, args: argparse.Namespace, now, stream: TextIO):
 
 def print_plan(config: Config, args: argparse.Namespace, now) -> int:
     """Print the plan; 1 if a timeline can't be read or a report has config errors."""
-    plan = api.plan(config, args.output_folder, now=now, reports=args.report)
+    plan = api.plan(config, args.output_folder, now=now, reports=args.report,
+                    start=args.start, until=args.until)
     per_report: dict[str, int] = {}
     try:
         for planned in plan.intervals():

@@ -22,19 +22,20 @@ DOC = """\
 Show, for each report: its type and granularity; for how many explode
 combinations a file exists; the first and last date present; the intervals
 done and expected now; how many are missing and the oldest missing one; and
-the last failure a run recorded (in OUTPUT_FOLDER/.reportupdater-state.json).
+the last failure a run recorded (in OUTPUT_FOLDER/.reportupdater-state.json);
+and the run in progress, if one holds the query folder's lock, and since when.
 It reads files only. --format json prints a stable document for monitoring
 (see docs/operator.md for its schema).
 
 Exit status: 0 no report has a recorded failure or an error; 1 some report
-has (its last run failed, its config has errors, or a file can't be read);
-2 bad invocation or unreadable config.
+has (its last run failed, its config has errors, or a file can't be read), or
+the run in progress has taken longer than max_run_seconds; 2 bad invocation or
+unreadable config.
 
 Example:
   reportupdater status queries output
   reportupdater status queries output --format json --now 2026-11-01
 """
-
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -57,6 +58,7 @@ def main(args: argparse.Namespace) -> int:
         log.warning("output folder %s does not exist: no report has been written yet",
                     args.output_folder)
     statuses = api.status(config, args.output_folder, now=now)
+    holder = statuses.run_in_progress
     if args.format == "json":
         document = {
             "version": STATUS_VERSION,
@@ -65,12 +67,16 @@ def main(args: argparse.Namespace) -> int:
             "query_folder": str(args.query_folder),
             "output_folder": str(args.output_folder),
             "state_error": statuses.state_error,
+            "run_in_progress": (holder.as_json(config.max_run_seconds, statuses.checked_at)
+                                if holder is not None else None),
             "reports": [s.as_json() for s in statuses],
         }
         print(json.dumps(document, indent=2, ensure_ascii=False))
     else:
         print(format_table(statuses, statuses.state_error))
-    return EXIT_FAILED if any(s.failing for s in statuses) else EXIT_OK
+        if holder is not None:
+            print(f"\n{holder.status_line(config.max_run_seconds, statuses.checked_at)}")
+    return EXIT_FAILED if statuses.failing else EXIT_OK
 
 
 def format_table(statuses: Sequence[ReportStatus], state_problem: str | None = None) -> str:

@@ -15,9 +15,10 @@ DOC = """\
 Check a query folder without connecting anywhere: the config's keys and
 values, every template (does it parse, are its placeholders known, does it
 render for the report's first interval), every explode file, every script's
-executable bit, credential files and pending rerun requests. Lists every
-problem with its file, line, report and key. Warnings (a deprecated key, a
-credential file missing on this machine) do not fail validation.
+executable bit, credential files and rerun requests. Lists every problem with
+its file, line, report and key, and each pending rerun request as a note.
+Warnings (a deprecated key, a credential file missing on this machine, a
+rejected rerun request) do not fail validation.
 
 Exit status: 0 no errors (warnings at most); 1 errors found, or the config
 can't be read; 2 bad invocation.
@@ -51,10 +52,10 @@ def main(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"{problem.severity}: {problem}")
     errors = sum(1 for p in problems if p.severity == "error")
-    warnings = len(problems) - errors
+    warnings = sum(1 for p in problems if p.severity == "warning")  # notes are not counted
     counts = f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
     usable = f"{len(config.reports)} of {_plural(len(config.report_keys), 'report')} usable"
-    print(f"{counts} in {config.path} ({usable})" if problems
+    print(f"{counts} in {config.path} ({usable})" if errors or warnings
           else f"OK: {config.path} ({usable})")
     return EXIT_FAILED if errors else EXIT_OK
 

@@ -167,7 +167,9 @@ def _quiet() -> Iterator[None]:
 
 
 def count_planned(config: Config, output_folder: Path, now: dt.datetime,
-                  reports: Sequence[str] = ()) -> int:
+                  reports: Sequence[str] = (), start: dt.datetime | None = None,
+                  until: dt.datetime | None = None) -> int:
     """How many intervals a run would execute now."""
     with _quiet():
-        return sum(1 for _ in Plan(config, output_folder, now, reports).intervals())
+        plan = Plan(config, output_folder, now, reports, start=start, until=until)
+        return sum(1 for _ in plan.intervals())
