@@ -32,8 +32,8 @@ _EXPORTS = {
     "StateRecorder": "publish.state", "ProgressBar": "publish.progress",
     "ReportUpdaterError": "errors", "ConfigError": "errors", "TemplateError": "errors",
     "ExecutionError": "errors", "ResultError": "errors", "TimelineError": "errors",
-    "RerunError": "errors", "LockHeldError": "errors", "UsageError": "errors",
-    "MissingExplodeValues": "errors",
+    "RerunError": "errors", "LockHeldError": "errors", "RunStuckError": "errors",
+    "UsageError": "errors", "MissingExplodeValues": "errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from .config import Config, Problem, ReportConfig  # noqa: F401
     from .errors import (ConfigError, ExecutionError, LockHeldError,  # noqa: F401
                          MissingExplodeValues, RerunError, ReportUpdaterError, ResultError,
-                         TemplateError, TimelineError, UsageError)
+                         RunStuckError, TemplateError, TimelineError, UsageError)
     from .publish.graphite import GraphiteSink  # noqa: F401
     from .publish.progress import ProgressBar  # noqa: F401
     from .publish.state import StateRecorder  # noqa: F401

@@ -81,16 +81,19 @@ def run(config: Config, options: RunOptions, sinks: Sequence[object] = (),
     plan = Plan(config, options.output_folder, options.now, options.reports,
                 coverage=triage.coverage, start=options.start, until=options.until)
     committer = Committer(triage, options.now, trim=not options.windowed)
+    # The deadline stops the executor, whose workers say when it stopped them.
     deadline = RunDeadline(options.max_run_seconds or config.max_run_seconds,
                            lambda: executor.halt(), options.clock)
     executor = Executor(pool, options.jobs, partial(_execute, pool, deadline))
-    every = options.checkpoint_seconds
+    checkpoint_every = options.checkpoint_seconds
     live: list[TimelineRun] = []  # with results not committed for good
     try:
         with _sigterm_as_interrupt(), deadline:
             try:
                 timelines = (TimelineRun(planned) for planned in plan)
-                wait = partial(_until_checkpoint, live, every)
+                wait = partial(_until_checkpoint, live, checkpoint_every)
+                # Each result of each timeline's due intervals as it comes, then the
+                # timeline's end; None when a checkpoint may be due.
                 for event in executor.run(timelines, wait):
                     if event is not None and event.result is not None:  # an interval ran
                         timeline = event.timeline
@@ -105,7 +108,8 @@ def run(config: Config, options: RunOptions, sinks: Sequence[object] = (),
                         if timeline in live:
                             live.remove(timeline)
                     for timeline in live:  # checkpoints during a long backfill
-                        if timeline.ready and time.monotonic() - timeline.last_write >= every:
+                        if timeline.ready and \
+                                time.monotonic() - timeline.last_write >= checkpoint_every:
                             _commit(timeline, committer, executor, summary, sinks)
             except KeyboardInterrupt:
                 summary.interrupted = True
@@ -278,13 +282,13 @@ def _fail(summary: RunSummary, timeline: TimelineRun, interval: Interval | None,
     log.error("%s", failure.describe())
 
 
-def _until_checkpoint(live: Sequence[TimelineRun], every: float) -> float:
+def _until_checkpoint(live: Sequence[TimelineRun], checkpoint_every: float) -> float:
     """How long to wait for an event: until the next checkpoint, 1 s at most."""
     wait = 1.0
     now = time.monotonic()
     for timeline in live:
         if timeline.ready:
-            wait = min(wait, timeline.last_write + every - now)
+            wait = min(wait, timeline.last_write + checkpoint_every - now)
     return max(wait, 0.0)
 
 
