@@ -144,8 +144,8 @@ class Date(Kind):
             reason = f": {value.reason}" if isinstance(value, UnbuiltScalar) else ""
             raise Invalid(f"{value!r} is not a date (YYYY-MM-DD){reason}") from None
         if not FIRST_DATE <= moment <= LAST_DATE:
-            raise Invalid(f"{moment:%Y-%m-%d} is outside the dates this tool handles, "
-                          f"{FIRST_DATE:%Y-%m-%d} to {LAST_DATE:%Y-%m-%d}")
+            raise Invalid(f"{moment.date().isoformat()} is outside the dates this tool "
+                          f"handles, {FIRST_DATE:%Y-%m-%d} to {LAST_DATE:%Y-%m-%d}")
         return moment
 
 
