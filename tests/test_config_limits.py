@@ -78,6 +78,8 @@ def test_bad_report_values_are_problems_naming_line_report_and_key(make_folder, 
      "database 'd': use_x1 must be true or false, not 1"),
     ('databases: {d: {host: "h\\0", db: x}}\n', "databases.d.host",
      "database 'd': host must be a string without control characters, not 'h\\x00'"),
+    ('databases: {d: {host: h, db: x, creds_file: "\\ud800"}}\n', "databases.d.creds_file",
+     "database 'd': creds_file must be a string without control characters, not '\\ud800'"),
 ])
 def test_bad_top_level_values_are_problems(make_folder, top, key, message):
     folder, config = one_report(make_folder, "", top)
@@ -166,6 +168,17 @@ def test_long_names_and_values_are_refused_before_any_file_is_made(make_folder):
         f"explode value {'v' * 201!r} from the inline list is refused: it is 201 bytes long, "
         "more than the 200 a file name may take (values become file names and are pasted "
         "into queries)"]
+
+
+def test_unpaired_surrogates_cannot_become_file_names(make_folder):
+    folder = make_folder(f"""
+        reports:
+            "r\\ud800": {{{REPORT}}}
+        """, executables={"s": SCRIPT})
+    (problem,) = load_config(folder).errors
+    assert problem.message == ("report name 'r\\ud800' is refused: it contains the unpaired "
+                               "surrogate '\\ud800' (it becomes a file name in the output "
+                               "folder)")
 
 
 @pytest.mark.parametrize("command", [["validate"], ["run", "--dry-run"]])

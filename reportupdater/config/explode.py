@@ -146,7 +146,7 @@ def _sizes_fit(explode_by: list[tuple[str, tuple[str, ...]]], bad: Bad) -> bool:
         bad(f"explode_by makes {count} combinations, more than the {MAX_COMBINATIONS} "
             "output files a report may have", "explode_by")
         return False
-    longest = sum(max(len(v.encode("utf-8", "surrogatepass")) for v in values) + 1
+    longest = sum(max(len(v.encode("utf-8")) for v in values) + 1
                   for _, values in explode_by)
     if longest + 4 > MAX_RELATIVE_PATH_BYTES:
         bad(f"explode values make output paths up to {longest + 4} bytes long below the "

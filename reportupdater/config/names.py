@@ -30,7 +30,9 @@ def path_part_problem(text: str) -> str | None:
     for char in text:
         if ord(char) < 32 or 127 <= ord(char) <= 159:
             return f"it contains the control character {char!r}"
-    size = len(text.encode("utf-8", "surrogatepass"))
+        if 0xD800 <= ord(char) <= 0xDFFF:
+            return f"it contains the unpaired surrogate {char!r}"
+    size = len(text.encode("utf-8"))
     if size > MAX_PART_BYTES:
         return f"it is {size} bytes long, more than the {MAX_PART_BYTES} a file name may take"
     return None

@@ -32,8 +32,9 @@ class Invalid(ValueError):
 
 
 def _control_character(text: str) -> str | None:
+    """A control character (C0, DEL, C1) or unpaired surrogate in ``text``, if any."""
     for char in text:
-        if ord(char) < 32 or 127 <= ord(char) <= 159:
+        if ord(char) < 32 or 127 <= ord(char) <= 159 or 0xD800 <= ord(char) <= 0xDFFF:
             return char
     return None
 
