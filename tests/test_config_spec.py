@@ -54,3 +54,14 @@ def test_templates_do_not_import_the_config():
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                             text=True, check=True)
     assert result.stdout == "False\n"
+
+
+def test_empty_graphite_and_statsd_sections_mean_none(make_folder):
+    folder = make_folder("""
+        graphite:
+        statsd:
+        defaults:
+        reports: {}
+        """)
+    config = load_config(folder)
+    assert (config.problems, config.graphite, config.statsd) == ((), None, None)

@@ -31,11 +31,14 @@ class Table(Kind):
     """A mapping (``null`` counts as empty); its keys are checked elsewhere."""
 
     expect: str = "a mapping"
+    phrase: str | None = None  # the whole "must ..." wording, where it was always different
 
     def parse(self, value: Any) -> dict:
         if value is None:
             return {}
         if not isinstance(value, dict):
+            if self.phrase:
+                raise Invalid(f"{self.phrase}, not {value!r}")
             raise self.refuse(value)
         return value
 
@@ -133,9 +136,9 @@ TOP_LEVEL = Section({
     "defaults": Field(Table(), {}, "fallback values for any report key"),
     "databases": Field(Table(), {}, "a map of database name to its connection"),
     "graphite": Field(Table("a mapping with host and port"), None,
-                      "where and how to send metrics"),
+                      "where and how to send metrics", null_is_default=True),
     "statsd": Field(Table("a mapping with host, port and prefix"), None,
-                    "where to send the pipeline's own health metrics"),
+                    "where to send the pipeline's own health metrics", null_is_default=True),
     "hive": Field(Table(), {}, "the default `hive:` settings of every `type: hive` report"),
     "jobs": Field(Int(1, MAX_WORKERS), None,
                   "how many intervals execute at once; `--jobs` wins (default 4)"),
@@ -180,7 +183,7 @@ DATABASE = Section({
     "wiki_db_placeholder": Field(Text(), None, "the explode placeholder holding the wiki db"),
     "mw_config_path": Field(Text(), "/srv/mediawiki-config", "where the dblists are"),
     "use_x1": Field(Flag(), False, "every wiki on shard x1"),
-    "shards": Field(Table("a mapping of shard names to {host, port}"), {},
+    "shards": Field(Table(phrase="must map shard names to {host, port}"), {},
                     "shard name to `{host, port}`; else DNS SRV"),
     "domain": Field(Text(), "eqiad.wmnet", "the domain of the SRV lookup"),
     "max_connections": Field(Int(1, MAX_WORKERS), 4, "at most this many queries at once"),
@@ -190,14 +193,14 @@ DATABASE = Section({
 GRAPHITE = Section({
     "host": Field(Text("a host name", empty=False), REQUIRED, "carbon's host"),
     "port": Field(_port(), 2003, "carbon's port"),
-    "lookups": Field(Table("a mapping of placeholders to YAML files"), {},
-                     "explode placeholder to a YAML file of value -> name"),
     "protocol": Field(Choice(GraphiteProtocol), GraphiteProtocol.PLAINTEXT,
                       "`plaintext` or `pickle`"),
     "prefix": Field(MetricText(), "", "put before every metric path", null_is_default=True),
     "timeout": Field(Seconds(86400), 10.0, "seconds to wait for carbon"),
     "retries": Field(Int(0, 100), 3, "attempts after the first"),
     "batch_size": Field(Int(1, 1_000_000), 5000, "points per message"),
+    "lookups": Field(Table(phrase="must map placeholders to YAML files"), {},
+                     "explode placeholder to a YAML file of value -> name"),
 }, label="graphite {key}", unknown="unknown key {key!r} in graphite (ignored)")
 
 STATSD = Section({
