@@ -18,7 +18,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from . import schedule, timeline as tl
 from .cli import (EXIT_FAILED, EXIT_OK, OBSERVER_FACTORIES, PARSER_EXTENSIONS, _Formatter,
@@ -221,9 +221,14 @@ def report_status(report: ReportConfig, output_folder: Path, now: dt.datetime) -
     return status
 
 
-def collect_status(config: Config, output_folder: Path, now: dt.datetime
+def collect_status(config: Config, output_folder: Path, now: dt.datetime,
+                   one_report: Callable[[ReportConfig, Path, dt.datetime],
+                                        ReportStatus] = report_status,
                    ) -> tuple[list[ReportStatus], str | None]:
-    """One status per report key, in config order, and the state file's problem."""
+    """One status per report key, in config order, and the state file's problem.
+
+    ``one_report`` computes a valid report's status (a server passes a cached
+    ``report_status``)."""
     failures, problem = read_state(state_path(output_folder))
     statuses = []
     for key in config.report_keys:
@@ -232,7 +237,7 @@ def collect_status(config: Config, output_folder: Path, now: dt.datetime
             status = ReportStatus(key)
             status.errors += [f"config: {p}" for p in config.errors if p.report == key]
         else:
-            status = report_status(report, output_folder, now)
+            status = one_report(report, output_folder, now)
         status.last_failure = failures.get(key)
         statuses.append(status)
     return statuses, problem
@@ -283,20 +288,28 @@ def cmd_status(args: argparse.Namespace) -> int:
                     args.output_folder)
     statuses, problem = collect_status(config, args.output_folder, now)
     if args.format == "json":
-        document = {
-            "version": STATUS_VERSION,
-            "now": _utc(now),
-            "config": str(config.path),
-            "query_folder": str(args.query_folder),
-            "output_folder": str(args.output_folder),
-            "state_error": problem,
-            "reports": [s.as_json() for s in statuses],
-        }
+        document = status_document(config, args.query_folder, args.output_folder, now,
+                                   statuses, problem)
         print(json.dumps(document, indent=2, ensure_ascii=False))
     else:
         print(format_table(statuses, problem))
     failing = any(s.errors or s.last_failure for s in statuses)
     return EXIT_FAILED if failing else EXIT_OK
+
+
+def status_document(config: Config, query_folder: Path, output_folder: Path,
+                    now: dt.datetime, statuses: Sequence[ReportStatus],
+                    problem: str | None) -> dict[str, Any]:
+    """The ``status --format json`` document (schema ``STATUS_VERSION``)."""
+    return {
+        "version": STATUS_VERSION,
+        "now": _utc(now),
+        "config": str(config.path),
+        "query_folder": str(query_folder),
+        "output_folder": str(output_folder),
+        "state_error": problem,
+        "reports": [s.as_json() for s in statuses],
+    }
 
 
 def format_table(statuses: Sequence[ReportStatus], state_problem: str | None = None) -> str:
