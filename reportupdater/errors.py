@@ -42,3 +42,11 @@ class LockHeldError(ReportUpdaterError):
 
 class UsageError(ReportUpdaterError):
     """The command line asks for something impossible or contradictory."""
+
+
+class NotFoundError(ReportUpdaterError):
+    """A request names a report, explode value or file that is not there."""
+
+
+class BadRequestError(ReportUpdaterError):
+    """A request's parameters are malformed (a bad date, an unknown column)."""
