@@ -85,6 +85,7 @@ def _env() -> dict[str, str]:
 def make_demo(folder: Path) -> Demo:
     queries = folder / "queries"
     shutil.copytree(REPO / "queries", queries, ignore=shutil.ignore_patterns(".*"))
+    shutil.copy(REPO / "config.yaml", queries / "config.yaml")  # the demo's, beside it
     output = folder / "output"
     result = cli("run", queries, output, "--now", DEMO_NOW, "--no-graphite")
     if result.returncode != 0:
