@@ -27,6 +27,6 @@ $(VENV)/.installed-demo: setup.cfg
 clean:
 	rm -rf output/* $(VENV)
 
-# Regenerate README.md's generated blocks (--help output, docs/ sections).
+# Regenerate the --help blocks of docs/cli.md.
 readme:
 	$(BIN)/python tools/readme.py

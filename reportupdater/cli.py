@@ -16,7 +16,8 @@ from typing import Callable, Sequence
 
 from . import __version__
 from .config import Config, load_config
-from .errors import ConfigError, LockHeldError, ReportUpdaterError, RerunError, UsageError
+from .errors import (ConfigError, LockHeldError, ReportUpdaterError, RerunError,
+                     RunStuckError, UsageError)
 from .intervals import parse_moment
 from .lock import run_lock
 from .logs import LEVELS, setup_logging
@@ -29,6 +30,7 @@ EXIT_OK = 0  # everything due succeeded
 EXIT_FAILED = 1  # a report failed to read, execute or write
 EXIT_USAGE = 2  # bad invocation or an unreadable config
 EXIT_QUEUED = 3  # data written, but Graphite points wait in the outbox
+EXIT_STUCK = 5  # another run has held the lock for longer than max_run_seconds
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -125,11 +127,15 @@ RUN_DOC = """\
 Compute every missing interval of every report and merge the results into the
 TSV timelines in OUTPUT_FOLDER. Intervals that a rerun request names are
 recomputed and their rows replaced. Only one run per query folder runs at a
-time; a second one exits 0 at once.
+time; a second one exits 0 at once. A run stops itself after max_run_seconds
+(config; default 6 hours), writing what has finished.
 
-Exit status: 0 all due intervals succeeded; 1 a report failed to read,
-execute or write (the others still ran); 2 bad invocation or unreadable config;
-3 everything was written but Graphite points wait in the outbox.
+Exit status: 0 all due intervals succeeded, or another run holds the lock;
+1 a report failed to read, execute or write (the others still ran), or the run
+passed max_run_seconds and stopped; 2 bad invocation or unreadable config;
+3 everything was written but Graphite points wait in the outbox; 5 another
+run has held the lock for longer than max_run_seconds (it may be hung; the
+message names its PID and start time).
 
 Example:
   reportupdater run queries output
@@ -194,17 +200,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         from .plan import print_plan
         return print_plan(config, options)
     try:
-        with run_lock(args.query_folder):
+        with run_lock(args.query_folder, config.max_run_seconds):
             observers = [o for factory in OBSERVER_FACTORIES
                          for o in factory(config, args, options)]
             summary = Runner(config, options, observers).run()
+    except RunStuckError as e:
+        log.error("%s", e)
+        return EXIT_STUCK
     except LockHeldError as e:
         log.info("%s; this run exits without doing anything", e)
         return EXIT_OK
     log.info("run finished: %d interval(s) executed, %d row(s) written to %d file(s), "
              "%d failure(s)", summary.intervals_executed, summary.rows_written,
              summary.files_written, len(summary.failures))
-    if summary.failures or config.errors:
+    if summary.failures or config.errors or summary.stopped_by_time_limit:
         return EXIT_FAILED
     if summary.graphite_queued:
         return EXIT_QUEUED

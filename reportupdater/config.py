@@ -27,7 +27,9 @@ from .errors import ConfigError
 from .intervals import Granularity, as_datetime
 
 REPORT_TYPES = ("sql", "hive", "script")
-TOP_LEVEL_KEYS = {"reports", "defaults", "databases", "graphite", "hive", "statsd", "jobs"}
+TOP_LEVEL_KEYS = {"reports", "defaults", "databases", "graphite", "hive", "statsd", "jobs",
+                  "max_run_seconds"}
+DEFAULT_MAX_RUN_SECONDS = 6 * 3600
 REPORT_KEYS = {"type", "granularity", "starts", "lag", "execute", "db", "explode_by",
                "max_data_points", "group", "graphite", "funnel", "timeout", "hive",
                "description"}
@@ -209,6 +211,7 @@ class Config:
     statsd: StatsdConfig | None = None
     hive: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     jobs: int | None = None
+    max_run_seconds: int = DEFAULT_MAX_RUN_SECONDS  # a run stops itself after this long
     problems: tuple[Problem, ...] = ()
     report_keys: tuple[str, ...] = ()  # every key under `reports`, valid or not
 
@@ -344,6 +347,12 @@ def _build(raw: dict, path: Path, query_folder: Path, c: _Collector) -> Config:
     if jobs is not None and (type(jobs) is not int or jobs < 1):
         c.add(f"'jobs' must be a whole number >= 1, not {jobs!r}", path=("jobs",))
         jobs = None
+    max_run_seconds = raw.get("max_run_seconds", DEFAULT_MAX_RUN_SECONDS)
+    if type(max_run_seconds) is not int or max_run_seconds < 1:
+        c.add(f"'max_run_seconds' must be a whole number of seconds >= 1, not "
+              f"{max_run_seconds!r} (the default, {DEFAULT_MAX_RUN_SECONDS}, is used)",
+              path=("max_run_seconds",))
+        max_run_seconds = DEFAULT_MAX_RUN_SECONDS
 
     reports = []
     for key, settings in raw["reports"].items():
@@ -354,7 +363,8 @@ def _build(raw: dict, path: Path, query_folder: Path, c: _Collector) -> Config:
 
     return Config(path=path, query_folder=query_folder, reports=tuple(reports),
                   databases=MappingProxyType(databases), graphite=graphite, statsd=statsd,
-                  hive=MappingProxyType(dict(hive)), jobs=jobs, problems=tuple(c.problems),
+                  hive=MappingProxyType(dict(hive)), jobs=jobs,
+                  max_run_seconds=max_run_seconds, problems=tuple(c.problems),
                   report_keys=tuple(str(k) for k in raw["reports"]))
 
 

@@ -50,3 +50,7 @@ class NotFoundError(ReportUpdaterError):
 
 class BadRequestError(ReportUpdaterError):
     """A request's parameters are malformed (a bad date, an unknown column)."""
+
+
+class RunStuckError(ReportUpdaterError):
+    """Another run has held the lock of this query folder for longer than max_run_seconds."""

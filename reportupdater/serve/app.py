@@ -113,7 +113,7 @@ def error(status: int, message: str) -> Response:
 # -- the report list and the status ------------------------------------------------------
 
 
-def _status_validators(server: Server, now: dt.datetime, kind: str) -> dict[str, str]:
+def _status_validators(server: Server, now: dt.datetime, kind: object) -> dict[str, str]:
     parts: list[object] = [kind, now.replace(minute=0, second=0, microsecond=0)]
     mtimes = []
     files = [library.state_file(server.output_folder)]
@@ -186,12 +186,14 @@ async def one_report(request: Request) -> Response:
 async def status(request: Request) -> Response:
     server: Server = request.app.state.server
     now = server.now()
-    headers = _status_validators(server, now, "status")
+    running = library.run_in_progress(server.config)
+    # A run in progress is shown with its elapsed time: then never answer 304.
+    headers = _status_validators(server, now, ["status", running])
 
     def build() -> Response:
         found = library.statuses(server.config, server.output_folder, now, server.statuses)
         return json_response(library.status_json(server.config, server.output_folder, now,
-                                                 found))
+                                                 found, running))
 
     return conditional(request, headers, build)
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any, Mapping
 
 from ..config import Config, ReportConfig
 from ..intervals import Interval
+from ..lock import current_holder
 from ..render_cmd import rendered
 from ..status import (ReportStatus, collect_status, report_status, state_path,
                       status_document)
@@ -69,10 +71,19 @@ def statuses(config: Config, output_folder: Path, now: dt.datetime,
     return collect_status(config, output_folder, now, cache.report_status)
 
 
+def run_in_progress(config: Config) -> dict[str, Any] | None:
+    """The run holding the query folder's lock, as ``status`` shows it, or None."""
+    holder = current_holder(config.query_folder)
+    if holder is None:
+        return None
+    return holder.as_json(config.max_run_seconds, time.time())
+
+
 def status_json(config: Config, output_folder: Path, now: dt.datetime,
-                found: tuple[list[ReportStatus], str | None]) -> dict[str, Any]:
+                found: tuple[list[ReportStatus], str | None],
+                running: dict[str, Any] | None) -> dict[str, Any]:
     """The document ``reportupdater status --format json`` prints."""
-    return status_document(config, config.query_folder, output_folder, now, *found)
+    return status_document(config, config.query_folder, output_folder, now, *found, running)
 
 
 def state_file(output_folder: Path) -> Path:
