@@ -352,3 +352,61 @@ def test_a_broken_file_is_a_json_error_and_nothing_is_written(tmp_path, start_se
                  "/api/reports/weekly_toggles/query?date=2026-10-05"):
         server.get(path)
     assert snapshot(demo.queries, demo.output) == before
+
+
+# -- in process: what is read, and what is typed as a number -----------------------------
+
+
+def test_files_are_read_only_when_they_change(demo_output, tmp_path):
+    import datetime as dt
+
+    from reportupdater.config import load_config
+    from reportupdater.serve import data, library
+
+    output = tmp_path / "output"
+    shutil.copytree(demo_output.output, output)
+    config = load_config(demo_output.queries)
+    report = config.report("toggles_by_editor")
+    cache = data.TimelineCache()
+    request = data.parse_data_request(report, [("explode.wiki", "dewiki")])
+    first = data.read_table(request, output, cache)
+    assert data.read_table(request, output, cache).rows == first.rows
+    assert cache.reads == 1
+    everything = data.parse_data_request(report, [])
+    data.read_table(everything, output, cache)
+    assert cache.reads == 3  # the two other wikis; dewiki's parse is reused
+    timeline = output / "toggles_by_editor" / "dewiki.tsv"
+    replacement = tmp_path / "new.tsv"
+    replacement.write_text(timeline.read_text() + "2026-11-01\twikitext_2010\ttrue\t5\n")
+    os.replace(replacement, timeline)
+    assert data.read_table(request, output, cache).rows[-1] == [
+        "2026-11-01", "wikitext_2010", "true", "5"]
+    assert cache.reads == 4
+
+    statuses = library.StatusCache()
+    now = dt.datetime(2026, 11, 1)
+    found, _ = library.statuses(config, output, now, statuses)
+    assert statuses.computed == 4
+    assert library.statuses(config, output, now, statuses)[0] == found
+    assert statuses.computed == 4  # nothing changed: no file read
+    (output / "weekly_toggles.tsv").unlink()
+    library.statuses(config, output, now, statuses)
+    assert statuses.computed == 5  # only the report whose file changed
+
+
+@pytest.mark.parametrize("cells, kind", [
+    (["1", "-2", "", "0", "10"], "number"),
+    (["0.706", "1.5", "-0.25"], "number"),
+    (["1.50"], "string"),  # JSON would give 1.5 back: not the TSV's text
+    (["007"], "string"),
+    (["1e3"], "string"),
+    (["NaN"], "string"),
+    (["1_000"], "string"),
+    (["+1"], "string"),
+    (["wikitext_2010", "1"], "string"),
+])
+def test_a_column_is_a_number_only_if_json_gives_its_text_back(cells, kind):
+    from reportupdater.serve import data
+
+    assert ("number" if data.is_number_column(cells) else "string") == kind
+    assert all(data.is_number(c) for c in cells) == (kind == "number")

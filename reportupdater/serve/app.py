@@ -20,6 +20,8 @@ import hashlib
 import io
 import json
 import logging
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -46,6 +48,7 @@ STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; char
 FORMATS = {"json": "application/json", "csv": "text/csv; charset=utf-8",
            "tsv": "text/tab-separated-values; charset=utf-8"}
 STREAM_ROWS = 2000  # rows per chunk of a CSV/TSV answer
+CACHED_BODIES = 128  # JSON data answers kept in memory, the most recent ones
 
 
 @dataclass
@@ -57,6 +60,24 @@ class Server:
     fixed_now: dt.datetime | None = None
     timelines: data.TimelineCache = field(default_factory=data.TimelineCache)
     statuses: library.StatusCache = field(default_factory=library.StatusCache)
+
+    bodies: "OrderedDict[str, bytes]" = field(default_factory=OrderedDict)
+    _bodies_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def cached_body(self, etag: str, build: Callable[[], bytes]) -> bytes:
+        """The body of a JSON answer by its ETag (file identities and parameters), so
+        a series asked for again is not re-read nor re-encoded."""
+        with self._bodies_lock:
+            body = self.bodies.get(etag)
+            if body is not None:
+                self.bodies.move_to_end(etag)
+                return body
+        body = build()
+        with self._bodies_lock:
+            self.bodies[etag] = body
+            while len(self.bodies) > CACHED_BODIES:
+                self.bodies.popitem(last=False)
+        return body
 
     def now(self) -> dt.datetime:
         if self.fixed_now is not None:
@@ -101,9 +122,12 @@ def conditional(request: Request, headers: dict[str, str],
     return response
 
 
+def json_body(document: Any) -> bytes:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def json_response(document: Any, status: int = 200) -> Response:
-    body = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
-    return Response(body, status_code=status, media_type="application/json")
+    return Response(json_body(document), status_code=status, media_type="application/json")
 
 
 def error(status: int, message: str) -> Response:
@@ -239,9 +263,11 @@ async def report_data(request: Request) -> Response:
                          [f[2] for f in files if f])
 
     def build() -> Response:
-        table = data.read_table(parsed, server.output_folder, server.timelines)
         if kind == "json":
-            return json_response(table.as_json())
+            body = server.cached_body(headers["ETag"], lambda: json_body(
+                data.read_table(parsed, server.output_folder, server.timelines).as_json()))
+            return Response(body, media_type="application/json")
+        table = data.read_table(parsed, server.output_folder, server.timelines)
         name = report.key + "".join(f"-{v}" for v in table.explode.values()) + "." + kind
         return StreamingResponse(
             delimited(table, "," if kind == "csv" else "\t"), media_type=FORMATS[kind],
