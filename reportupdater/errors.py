@@ -54,6 +54,14 @@ class MissingExplodeValues(UsageError):
                          "value for each")
 
 
+class NotFoundError(ReportUpdaterError):
+    """A request names a report, explode value or file that is not there."""
+
+
+class BadRequestError(ReportUpdaterError):
+    """A request's parameters are malformed (a bad date, an unknown column)."""
+
+
 class RunStuckError(ReportUpdaterError):
     """Another run has held the lock of this query folder for longer than max_run_seconds."""
 

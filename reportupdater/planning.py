@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, Sequence
 
-from . import schedule
+from . import schedule, timeline as tl
 from .config import Config, ReportConfig
 from .errors import TimelineError, UsageError
 from .intervals import Granularity, Interval
 from .reruns import RerunRequest, load_requests
 from .summary import Failure, utcnow
-from .triage import CACHE_NAME as TRIAGE_CACHE, Coverage, TriageCache
+from .triage import CACHE_NAME as TRIAGE_CACHE, Coverage, TriageCache, coverage_of
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,32 @@ class PlannedInterval:
                           self.interval.end.strftime(fmt)])
 
 
+def read_coverage(path: Path, granularity: Granularity) -> Coverage:
+    """The dates in the timeline at ``path``, read from the file itself (as the
+    triage cache does when it has no valid entry). Raises TimelineError."""
+    existing = tl.read_data(path)
+    return coverage_of(existing[0], path, granularity) if existing else Coverage(granularity)
+
+
+def plan_timeline(report: ReportConfig, explode: Mapping[str, str], output_folder: Path,
+                  now: dt.datetime, coverage: CoverageReader = read_coverage,
+                  reruns: Sequence[tuple[dt.datetime, dt.datetime]] = (),
+                  start: dt.datetime | None = None, until: dt.datetime | None = None
+                  ) -> TimelinePlan:
+    """One timeline's due intervals at ``now``: the ones whose date is not in its
+    file, those ``reruns`` name, only in ``[start, until)`` when given."""
+    path = report.timeline_path(output_folder, explode)
+    try:
+        done = coverage(path, report.granularity)
+    except TimelineError as e:
+        return TimelinePlan(report, explode, path, iter(()), str(e),
+                            schedule.expected_count(report, now))
+    due = schedule.missing_intervals(report, now, done, reruns)
+    if start is not None or until is not None:
+        due = schedule.within(due, start, until)
+    return TimelinePlan(report, explode, path, due)
+
+
 class Plan:
     """The timelines of the selected reports, planned lazily, in config order.
 
@@ -111,16 +137,8 @@ class Plan:
 
     def timeline(self, report: ReportConfig, explode: Mapping[str, str],
                  reruns: Sequence[tuple[dt.datetime, dt.datetime]] = ()) -> TimelinePlan:
-        path = report.timeline_path(self.output_folder, explode)
-        try:
-            done = self.coverage(path, report.granularity)
-        except TimelineError as e:
-            return TimelinePlan(report, explode, path, iter(()), str(e),
-                                schedule.expected_count(report, self.now))
-        due = schedule.missing_intervals(report, self.now, done, reruns)
-        if self.start is not None or self.until is not None:
-            due = schedule.within(due, self.start, self.until)
-        return TimelinePlan(report, explode, path, due)
+        return plan_timeline(report, explode, self.output_folder, self.now, self.coverage,
+                             reruns, self.start, self.until)
 
     def intervals(self) -> Iterator[PlannedInterval]:
         """Every interval a run would execute, in the run's order (``run --dry-run``).

@@ -16,18 +16,19 @@ import datetime as dt
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 from . import schedule, timeline as tl
 from .config import Config, ReportConfig
 from .errors import TimelineError
 from .intervals import Interval
 from .lock import LockHolder, current_holder
-from .planning import Plan
-from .publish.state import STATE_NAME, interval_json, read_state, state_path
+from .planning import CoverageReader, plan_timeline, read_coverage
+from .publish.state import STATE_NAME, interval_json, read_state, state_path, utc_text
 from .summary import utcnow
 
-__all__ = ["STATE_NAME", "STATUS_VERSION", "ReportStatus", "Statuses", "status"]
+__all__ = ["STATE_NAME", "STATUS_VERSION", "ReportStatus", "Statuses", "report_status",
+           "status", "status_document"]
 
 STATUS_VERSION = 1
 
@@ -95,15 +96,18 @@ class Statuses(list):
         return self.stuck or any(s.failing for s in self)
 
 
-def report_status(plan: Plan, report: ReportConfig) -> ReportStatus:
+def report_status(report: ReportConfig, output_folder: Path, now: dt.datetime,
+                  coverage: CoverageReader = read_coverage) -> ReportStatus:
+    """How far one report is at ``now``: a run's plan of each of its timelines
+    (without rerun requests), counted."""
     status = ReportStatus(report.key, report.type, report.granularity.value,
                           explode_total=report.combination_count())
-    expected = schedule.expected_count(report, plan.now)
+    expected = schedule.expected_count(report, now)
     present: list[str] = []
     oldest: list[Interval] = []
     for explode in report.explode_combinations():
         status.expected += expected
-        timeline = plan.timeline(report, explode)
+        timeline = plan_timeline(report, explode, output_folder, now, coverage)
         if timeline.path.exists():
             status.explode_with_files += 1
         if timeline.error is not None:
@@ -126,11 +130,14 @@ def report_status(plan: Plan, report: ReportConfig) -> ReportStatus:
     return status
 
 
-def status(config: Config, output_folder: Path, now: dt.datetime | None = None) -> Statuses:
+def status(config: Config, output_folder: Path, now: dt.datetime | None = None,
+           one_report: Callable[[ReportConfig, Path, dt.datetime], ReportStatus]
+           = report_status) -> Statuses:
     """One status per report key, in config order; reports with config errors
-    get their errors and no counts."""
+    get their errors and no counts. ``one_report`` computes a valid report's
+    status (a server passes a cached ``report_status``)."""
     output_folder = Path(output_folder)
-    plan = Plan(config, output_folder, now or utcnow(), requests=())
+    now = now or utcnow()
     failures, problem = read_state(state_path(output_folder))
     statuses = Statuses()
     statuses.state_error = problem
@@ -143,7 +150,24 @@ def status(config: Config, output_folder: Path, now: dt.datetime | None = None) 
             report_state = ReportStatus(key)
             report_state.errors += [f"config: {p}" for p in config.errors if p.report == key]
         else:
-            report_state = report_status(plan, report)
+            report_state = one_report(report, output_folder, now)
         report_state.last_failure = failures.get(key)
         statuses.append(report_state)
     return statuses
+
+
+def status_document(config: Config, query_folder: Path, output_folder: Path,
+                    now: dt.datetime, statuses: Sequence[ReportStatus],
+                    problem: str | None, run_in_progress: dict[str, Any] | None
+                    ) -> dict[str, Any]:
+    """The ``status --format json`` document (schema ``STATUS_VERSION``)."""
+    return {
+        "version": STATUS_VERSION,
+        "now": utc_text(now),
+        "config": str(config.path),
+        "query_folder": str(query_folder),
+        "output_folder": str(output_folder),
+        "state_error": problem,
+        "run_in_progress": run_in_progress,
+        "reports": [s.as_json() for s in statuses],
+    }

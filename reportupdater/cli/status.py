@@ -8,8 +8,7 @@ import logging
 from typing import Any, Mapping, Sequence
 
 from .. import api
-from ..publish.state import utc_text
-from ..statuses import STATUS_VERSION, ReportStatus
+from ..statuses import ReportStatus, status_document
 from ..summary import utcnow
 from .common import (EXIT_FAILED, EXIT_OK, Formatter, add_common, add_folders, moment,
                      read_config)
@@ -60,17 +59,10 @@ def main(args: argparse.Namespace) -> int:
     statuses = api.status(config, args.output_folder, now=now)
     holder = statuses.run_in_progress
     if args.format == "json":
-        document = {
-            "version": STATUS_VERSION,
-            "now": utc_text(now),
-            "config": str(config.path),
-            "query_folder": str(args.query_folder),
-            "output_folder": str(args.output_folder),
-            "state_error": statuses.state_error,
-            "run_in_progress": (holder.as_json(config.max_run_seconds, statuses.checked_at)
-                                if holder is not None else None),
-            "reports": [s.as_json() for s in statuses],
-        }
+        document = status_document(
+            config, args.query_folder, args.output_folder, now, statuses,
+            statuses.state_error,
+            holder.as_json(config.max_run_seconds, statuses.checked_at) if holder else None)
         print(json.dumps(document, indent=2, ensure_ascii=False))
     else:
         print(format_table(statuses, statuses.state_error))
