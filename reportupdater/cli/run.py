@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import os
 import sys
@@ -112,7 +113,7 @@ def exit_status(config: Config, summary: RunSummary) -> int:
     return EXIT_OK
 
 
-def sinks(config: Config, args: argparse.Namespace, now) -> list[object]:
+def sinks(config: Config, args: argparse.Namespace, now: dt.datetime) -> list[object]:
     """The run's sinks, in order: Graphite, StatsD, the state file, the progress bar.
 
     --no-graphite leaves out Graphite and StatsD: development copies must not
@@ -137,7 +138,8 @@ def sinks(config: Config, args: argparse.Namespace, now) -> list[object]:
     return chosen
 
 
-def progress_bar(config: Config, args: argparse.Namespace, now, stream: TextIO):
+def progress_bar(config: Config, args: argparse.Namespace, now: dt.datetime,
+                 stream: TextIO) -> object | None:
     """A bar drawn on ``stream``, or None (not wanted, or nothing is due)."""
     from ..publish.progress import ProgressBar, count_planned, wants_bar
 
@@ -153,7 +155,7 @@ def progress_bar(config: Config, args: argparse.Namespace, now, stream: TextIO):
     return bar
 
 
-def print_plan(config: Config, args: argparse.Namespace, now) -> int:
+def print_plan(config: Config, args: argparse.Namespace, now: dt.datetime) -> int:
     """Print the plan; 1 if a timeline can't be read or a report has config errors."""
     plan = api.plan(config, args.output_folder, now=now, reports=args.report,
                     start=args.start, until=args.until)
