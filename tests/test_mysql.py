@@ -443,28 +443,21 @@ def test_a_shard_found_through_dns_runs_its_query_there(make_folder, dns_server,
         ["2026-11-01", str(private_mariadb.port), name, "3"]]
 
 
-def test_a_shard_without_a_dns_record_fails_naming_wiki_and_record(make_folder, dns_server,
-                                                                   tmp_path, run_cli,
-                                                                   monkeypatch):
-    monkeypatch.setenv("REPORTUPDATER_DNS_SERVERS", dns_server.address)
-    folder = shard_folder(make_folder, tmp_path, "aawiki", shard="s3")
+@pytest.mark.parametrize("server, shard, reason", [
+    ("dns_server", "s3", "the record does not exist (NXDOMAIN from DNS server(s) {address})"),
+    ("silent_dns", "s1", "no answer from DNS server(s) {address} within 5 s"),
+], ids=["nxdomain", "no-answer"])
+def test_a_failed_shard_lookup_names_the_wiki_and_the_record(make_folder, tmp_path, run_cli,
+                                                             monkeypatch, request, server,
+                                                             shard, reason):
+    server = request.getfixturevalue(server)
+    address = getattr(server, "address", server)
+    monkeypatch.setenv("REPORTUPDATER_DNS_SERVERS", address)
+    folder = shard_folder(make_folder, tmp_path, "aawiki", shard=shard)
     result = run_cli("run", folder, tmp_path / "out", "--now", "2026-11-02")
     assert result.code == 1
     assert ("report 'pages' (wiki_db=aawiki): cannot find the server of wiki 'aawiki' "
-            f"(shard s3): the DNS SRV lookup of _s3-analytics._tcp.{DOMAIN} failed: the "
-            f"record does not exist (NXDOMAIN from DNS server(s) {dns_server.address}); fix "
-            "DNS, or add s3 to the database's shards map") in result.err
-    assert not (tmp_path / "out" / "pages").exists()
-
-
-def test_a_dns_server_that_does_not_answer_fails_naming_wiki_and_record(
-        make_folder, silent_dns, tmp_path, run_cli, monkeypatch):
-    monkeypatch.setenv("REPORTUPDATER_DNS_SERVERS", silent_dns)
-    folder = shard_folder(make_folder, tmp_path, "aawiki")
-    result = run_cli("run", folder, tmp_path / "out", "--now", "2026-11-02")
-    assert result.code == 1
-    assert ("report 'pages' (wiki_db=aawiki): cannot find the server of wiki 'aawiki' "
-            f"(shard s1): the DNS SRV lookup of _s1-analytics._tcp.{DOMAIN} failed: no "
-            f"answer from DNS server(s) {silent_dns} within 5 s; fix DNS, or add s1 to the "
-            "database's shards map") in result.err
+            f"(shard {shard}): the DNS SRV lookup of _{shard}-analytics._tcp.{DOMAIN} failed: "
+            f"{reason.format(address=address)}; fix DNS, or add {shard} to the database's "
+            "shards map") in result.err
     assert not (tmp_path / "out" / "pages").exists()

@@ -135,8 +135,10 @@ def _descendants(root: int) -> set[int]:
 def _pipe_inodes(*pipes: IO[bytes] | None) -> set[str]:
     names = set()
     for pipe in pipes:
-        if pipe is not None and not pipe.closed:
+        try:
             names.add(f"pipe:[{os.fstat(pipe.fileno()).st_ino}]")
+        except (AttributeError, ValueError, OSError):  # none, or closed by its thread
+            pass
     return names
 
 
