@@ -98,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true",
                      help="list the intervals that would execute; connect nowhere, "
                           "write nothing")
+    run.add_argument("--rebuild", action="store_true",
+                     help="a timeline written for another granularity than its report's "
+                          "now is kept beside it as NAME.GRANULARITY.bak, and the report "
+                          "recomputed from its start (default: refuse it)")
     run.add_argument("--checkpoint-seconds", type=float, default=60.0,
                      help=argparse.SUPPRESS)
     run.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
@@ -189,7 +193,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     options = RunOptions(
         output_folder=args.output_folder, now=args.now or utcnow(),
         reports=tuple(args.report), jobs=args.jobs or config.jobs or 4,
-        checkpoint_seconds=args.checkpoint_seconds)
+        checkpoint_seconds=args.checkpoint_seconds,
+        rebuild=args.rebuild and not args.dry_run)  # a dry run moves nothing
     if args.dry_run:
         from .plan import print_plan
         return print_plan(config, options)

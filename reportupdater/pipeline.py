@@ -56,6 +56,7 @@ class RunOptions:
     reports: tuple[str, ...] = ()  # empty: all reports
     jobs: int = 1
     checkpoint_seconds: float = 60.0
+    rebuild: bool = False  # set aside timelines of another granularity, recompute them
 
 
 @dataclass(frozen=True)
@@ -372,6 +373,7 @@ class Runner:
         self.summary = RunSummary()
         self.requests = load_requests(config.query_folder)
         self.triage = TriageCache(config.query_folder / TRIAGE_CACHE)
+        self.outputs = tl.OutputFolder(options.output_folder)
         self._reached: list[str] = []  # reports the plan got to, in order
 
     # -- planning -------------------------------------------------------
@@ -399,7 +401,9 @@ class Runner:
             for explode in report.explode_combinations():
                 path = report.timeline_path(self.options.output_folder, explode)
                 try:
-                    done = self.triage.coverage(path, report.granularity)
+                    path = self.outputs.target(path)  # a link's file, inside the folder
+                    done = self.triage.coverage(path, report.granularity,
+                                                rebuild=self.options.rebuild)
                 except TimelineError as e:
                     yield _Unusable(report, explode, str(e),
                                     schedule.expected_count(report, now))

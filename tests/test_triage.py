@@ -16,7 +16,7 @@ import pytest
 from conftest import REPO, read_tsv
 from reportupdater import timeline as tl
 from reportupdater.config import ReportConfig, Template
-from reportupdater.errors import TimelineError
+from reportupdater.errors import GranularityError, TimelineError
 from reportupdater.intervals import Granularity, Interval
 from reportupdater.results import IntervalRows
 from reportupdater.schedule import missing_intervals
@@ -188,7 +188,9 @@ def test_an_entry_survives_only_with_the_same_granularity(tmp_path):
     path.write_text("date\tn\n2026-11-01 05:00:00\t1\n")
     cache = TriageCache(tmp_path / CACHE_NAME)
     assert len(cache.coverage(path, Granularity.HOURS)) == 1
-    with pytest.raises(TimelineError, match="not a date in the format %Y-%m-%d"):
+    with pytest.raises(GranularityError, match=r"r\.tsv was written for granularity hours "
+                       r"\(line 2 is dated 2026-11-01 05:00:00\), but the report's "
+                       "granularity is now days"):
         cache.coverage(path, DAYS)
 
 
