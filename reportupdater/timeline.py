@@ -85,7 +85,7 @@ def _bad_label(path: Path, line: int, label: str, granularity: Granularity) -> T
 def read_timeline(path: Path, granularity: Granularity) -> Timeline | None:
     """The timeline at ``path``, or None if there is no file. Raises TimelineError."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")  # line ends as they are
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as e:
@@ -270,9 +270,18 @@ def read_labels(path: Path, granularity: Granularity) -> set[str]:
         return set()
     except OSError as e:
         raise TimelineError(f"cannot read {path}: {e}") from e
+    return labels_of(data, path, granularity)
+
+
+def labels_of(data: bytes, path: Path, granularity: Granularity) -> set[str]:
+    """The dates present in a timeline's content. Raises TimelineError."""
     labels = first_fields(data)
     if labels is None:
-        timeline = read_timeline(path, granularity)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise TimelineError(f"cannot read {path}: {e}") from e
+        timeline = parse_timeline(text, path, granularity)
         return set(timeline.rows) if timeline else set()
     check_labels(labels, data, path, granularity)
     return {label.decode("ascii") for label in labels}

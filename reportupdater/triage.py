@@ -384,6 +384,8 @@ def coverage_of(data: bytes, path: Path, granularity: Granularity,
     """The coverage of a timeline's content, ``recorded`` the granularity kept
     with its file. Raises TimelineError on a bad date or row, GranularityError
     if it was written for another granularity."""
+    if recorded is not None and recorded is not granularity:  # before any date is read
+        raise tl.granularity_changed(path, recorded, granularity, "recorded with the file")
     column = label_column(data)
     if column is None:  # quoted fields, odd rows: parse properly
         try:
