@@ -172,6 +172,9 @@ def test_a_file_written_without_quoting_keeps_its_values(rows):
     text = "date\tv\n" + "".join(f"{d}\t{v}\n" for d, v in rows)
     read = tl.parse_timeline(text, "r.tsv", DAYS)
     assert sorted(read.rows) == sorted({d for d, _ in rows})
+    for d, v in rows:  # literally, unless it is quoted as this tool quotes
+        if not (len(v) > 1 and v[0] == v[-1] == '"'):
+            assert [d, v] in read.rows[d]
     again = tl.parse_timeline(tl.render(read), "r.tsv", DAYS)
     assert again.rows == read.rows
 
