@@ -99,9 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="list the intervals that would execute; connect nowhere, "
                           "write nothing")
     run.add_argument("--rebuild", action="store_true",
-                     help="a timeline written for another granularity than its report's "
-                          "now is kept beside it as NAME.GRANULARITY.bak, and the report "
-                          "recomputed from its start (default: refuse it)")
+                     help="keep a timeline written for another granularity beside it "
+                          "as NAME.GRANULARITY.bak and recompute its report from the "
+                          "start (default: refuse such a timeline)")
     run.add_argument("--checkpoint-seconds", type=float, default=60.0,
                      help=argparse.SUPPRESS)
     run.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
