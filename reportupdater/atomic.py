@@ -46,22 +46,18 @@ def atomic_path(path: Path, *, group: str | None = None,
     If the block or the replacement fails, the old file is untouched and no
     temp file is left; OSError (LookupError for an unknown group) propagates.
     """
-    with _replacing(path, group, xattrs, durable, []) as temp:
-        yield temp
-
-
-@contextmanager
-def _replacing(path: Path, group: str | None, xattrs: Mapping[str, bytes] | None,
-               durable: bool, written: list[os.stat_result]) -> Iterator[Path]:
     remove_orphans(path.parent)
     temp = temp_path(path)
     try:
         yield temp
-        written.append(_finish(temp, path, group, xattrs, durable))
+        fd = os.open(temp, os.O_RDONLY)
+        try:
+            _finish(fd, temp, path, group, xattrs, durable)
+        finally:
+            os.close(fd)
         os.replace(temp, path)
     finally:
-        if os.path.lexists(temp):
-            temp.unlink()
+        _discard(temp)
     if durable:
         fsync_folder(path.parent)
 
@@ -72,35 +68,45 @@ def write_atomic(path: Path, data: bytes, *, group: str | None = None,
     """Replace the file at ``path`` with ``data`` as ``atomic_path`` does; the
     written file's stat as taken before the rename (compare it with the file's
     later to know the file is still the one written)."""
-    written: list[os.stat_result] = []
-    with _replacing(path, group, xattrs, durable, written) as temp:
+    remove_orphans(path.parent)
+    temp = temp_path(path)
+    try:
         with open(temp, "wb") as f:
             f.write(data)
-    return written[0]
-
-
-def _finish(temp: Path, path: Path, group: str | None,
-            xattrs: Mapping[str, bytes] | None, durable: bool) -> os.stat_result:
-    fd = os.open(temp, os.O_RDONLY)
-    try:
-        for name, value in (xattrs or {}).items():  # before a 0444 mode forbids it
-            try:
-                os.setxattr(fd, name, value)
-            except OSError:
-                pass  # a filesystem without user attributes
-        try:
-            os.fchmod(fd, stat.S_IMODE(os.stat(path).st_mode))
-        except FileNotFoundError:
-            pass  # a new file: the umask decides, as for any other
-        if group:
-            mode = os.fstat(fd).st_mode
-            shutil.chown(temp, group=group)
-            os.fchmod(fd, stat.S_IMODE(mode))  # chown may clear set-id bits
-        if durable:
-            os.fsync(fd)
-        return os.fstat(fd)
+            f.flush()
+            written = _finish(f.fileno(), temp, path, group, xattrs, durable)
+        os.replace(temp, path)
     finally:
-        os.close(fd)
+        _discard(temp)
+    if durable:
+        fsync_folder(path.parent)
+    return written
+
+
+def _discard(temp: Path) -> None:
+    if os.path.lexists(temp):  # the block or the replacement failed
+        temp.unlink()
+
+
+def _finish(fd: int, temp: Path, path: Path, group: str | None,
+            xattrs: Mapping[str, bytes] | None, durable: bool) -> os.stat_result:
+    """Give the temp file open as ``fd`` its attributes, mode and group; sync it."""
+    for name, value in (xattrs or {}).items():  # before a 0444 mode forbids it
+        try:
+            os.setxattr(fd, name, value)
+        except OSError:
+            pass  # a filesystem without user attributes
+    try:
+        os.fchmod(fd, stat.S_IMODE(os.stat(path).st_mode))
+    except FileNotFoundError:
+        pass  # a new file: the umask decides, as for any other
+    if group:
+        mode = os.fstat(fd).st_mode
+        shutil.chown(temp, group=group)
+        os.fchmod(fd, stat.S_IMODE(mode))  # chown may clear set-id bits
+    if durable:
+        os.fsync(fd)
+    return os.fstat(fd)
 
 
 def fsync_folder(folder: Path) -> None:
