@@ -97,9 +97,11 @@ def _finish(fd: int, temp: Path, path: Path, group: str | None,
         except OSError:
             pass  # a filesystem without user attributes
     try:
-        os.fchmod(fd, stat.S_IMODE(os.stat(path).st_mode))
+        mode = stat.S_IMODE(os.stat(path).st_mode)
     except FileNotFoundError:
-        pass  # a new file: the umask decides, as for any other
+        mode = None  # a new file: the umask decides, as for any other
+    if mode is not None and mode != stat.S_IMODE(os.fstat(fd).st_mode):
+        os.fchmod(fd, mode)
     if group:
         mode = os.fstat(fd).st_mode
         shutil.chown(temp, group=group)
