@@ -23,14 +23,16 @@ from typing import Any, Iterator, Mapping
 
 import yaml
 
+from .cohorts.spec import CohortConfig, CohortReport
 from .errors import ConfigError
 from .intervals import Granularity, as_datetime
 
-REPORT_TYPES = ("sql", "hive", "script")
-TOP_LEVEL_KEYS = {"reports", "defaults", "databases", "graphite", "hive", "statsd", "jobs"}
+REPORT_TYPES = ("sql", "hive", "script", "cohort")
+TOP_LEVEL_KEYS = {"reports", "defaults", "databases", "graphite", "hive", "statsd", "jobs",
+                  "cohorts"}
 REPORT_KEYS = {"type", "granularity", "starts", "lag", "execute", "db", "explode_by",
                "max_data_points", "group", "graphite", "funnel", "timeout", "hive",
-               "description"}
+               "description", "metric", "cohort", "aggregate", "params"}
 DATABASE_KEYS = {"engine", "host", "port", "db", "creds_file", "path",
                  "auto_find_db_shard", "wiki_db_placeholder", "mw_config_path",
                  "use_x1", "shards", "domain", "max_connections"}
@@ -137,6 +139,7 @@ class ReportConfig:
     timeout: float | None = None
     hive: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     hive_settings: HiveSettings | None = None  # type: hive reports only
+    cohort: CohortReport | None = None  # type: cohort reports only
 
     @property
     def placeholders(self) -> tuple[str, ...]:
@@ -211,6 +214,7 @@ class Config:
     jobs: int | None = None
     problems: tuple[Problem, ...] = ()
     report_keys: tuple[str, ...] = ()  # every key under `reports`, valid or not
+    cohorts: Mapping[str, CohortConfig] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def errors(self) -> tuple[Problem, ...]:
@@ -345,17 +349,19 @@ def _build(raw: dict, path: Path, query_folder: Path, c: _Collector) -> Config:
         c.add(f"'jobs' must be a whole number >= 1, not {jobs!r}", path=("jobs",))
         jobs = None
 
+    cohorts = _cohorts(raw.get("cohorts"), databases, query_folder, c)
     reports = []
     for key, settings in raw["reports"].items():
         report = _report(str(key), settings, defaults, databases, graphite, hive,
-                         query_folder, c)
+                         query_folder, c, cohorts)
         if report is not None:
             reports.append(report)
 
     return Config(path=path, query_folder=query_folder, reports=tuple(reports),
                   databases=MappingProxyType(databases), graphite=graphite, statsd=statsd,
                   hive=MappingProxyType(dict(hive)), jobs=jobs, problems=tuple(c.problems),
-                  report_keys=tuple(str(k) for k in raw["reports"]))
+                  report_keys=tuple(str(k) for k in raw["reports"]),
+                  cohorts=MappingProxyType(cohorts))
 
 
 def _is_int(value: Any, minimum: int = 0) -> bool:
@@ -545,7 +551,8 @@ def _statsd(raw: Any, c: _Collector) -> StatsdConfig | None:
 
 def _report(key: str, settings: Any, defaults: dict, databases: dict[str, DatabaseConfig],
             graphite: GraphiteConfig | None, top_hive: dict, query_folder: Path,
-            c: _Collector) -> ReportConfig | None:
+            c: _Collector, cohorts: Mapping[str, CohortConfig] | None = None
+            ) -> ReportConfig | None:
     base = ("reports", key)
     reason = check_explode_value(key)
     if reason:
@@ -659,8 +666,12 @@ def _report(key: str, settings: Any, defaults: dict, databases: dict[str, Databa
     if "graphite" in settings:
         report_graphite = _report_graphite(settings["graphite"], graphite, bad)
 
+    cohort_report = None
+    if report_type == "cohort":
+        cohort_report = _cohort_report(key, merged, cohorts or {}, lag, bad, c)
+
     template = None
-    if execute is not None and report_type in REPORT_TYPES:
+    if execute is not None and report_type in REPORT_TYPES and report_type != "cohort":
         template = _template(report_type, execute, query_folder, bad)
         if template is not None and explode_by is not None:
             _check_placeholders(template, [name for name, _ in explode_by], bad)
@@ -672,7 +683,7 @@ def _report(key: str, settings: Any, defaults: dict, databases: dict[str, Databa
         execute=execute, template=template, db=db if report_type == "sql" else None,
         explode_by=explode_by, max_data_points=max_points, group=group,
         graphite=report_graphite, timeout=float(timeout) if timeout else None,
-        hive=MappingProxyType(hive), hive_settings=hive_settings)
+        hive=MappingProxyType(hive), hive_settings=hive_settings, cohort=cohort_report)
 
 
 def _hive_problem(report: str, settings: dict, defaults: dict, c: _Collector):
@@ -971,3 +982,112 @@ def _check_placeholders(template: Template, placeholders: list[str], bad) -> Non
         bad(f"template {str(template.path)!r} uses unknown placeholder"
             f"{'s' if len(unknown) > 1 else ''} {', '.join('{' + u + '}' for u in unknown)} "
             f"(known: {', '.join(sorted(known))})", "execute")
+
+
+def _cohorts(raw: Any, databases: Mapping[str, DatabaseConfig], query_folder: Path,
+             c: _Collector) -> dict[str, CohortConfig]:
+    """``cohorts:``: NAME: {db: KEY, users: FILE} or NAME: {db: KEY, query: TEMPLATE}."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        c.add(f"'cohorts' must map cohort names to {{db, users}} or {{db, query}}, not "
+              f"{raw!r}", path=("cohorts",))
+        return {}
+    result = {}
+    for name, entry in raw.items():
+        name = str(name)
+        where = ("cohorts", name)
+        reason = check_explode_value(name)
+        if reason:
+            c.add(f"cohort name {name!r} is refused: {reason}", path=where)
+            continue
+        if not isinstance(entry, dict):
+            c.add(f"cohort {name!r} must be a mapping with db and users or query, not "
+                  f"{entry!r}", path=where)
+            continue
+        unknown = sorted(str(k) for k in entry if k not in ("db", "users", "query"))
+        if unknown:
+            c.add(f"cohort {name!r}: unknown key {unknown[0]!r} (known: db, users, query)",
+                  path=where + (unknown[0],))
+            continue
+        db = entry.get("db")
+        if not isinstance(db, str) or db not in databases:
+            known = ", ".join(sorted(databases)) or "none defined"
+            c.add(f"cohort {name!r}: db {db!r} is not a key of databases (known: {known})",
+                  path=where + ("db",))
+            continue
+        if databases[db].engine != "mysql":
+            c.add(f"cohort {name!r}: db {db!r} uses engine {databases[db].engine!r}; cohort "
+                  "metrics run on MariaDB/MySQL (engine mysql)", path=where + ("db",))
+            continue
+        if ("users" in entry) == ("query" in entry):
+            c.add(f"cohort {name!r} needs exactly one of users (a file) or query (a "
+                  "template)", path=where)
+            continue
+        source = entry.get("users", entry.get("query"))
+        key = "users" if "users" in entry else "query"
+        if (not isinstance(source, str) or not source or os.path.isabs(source)
+                or ".." in Path(source).parts):
+            c.add(f"cohort {name!r}: {key} must be a file name inside the query folder, not "
+                  f"{source!r}", path=where + (key,))
+            continue
+        if key == "users":
+            users = query_folder / source
+            if not users.is_file():
+                c.add(f"cohort {name!r}: users file {str(users)!r} does not exist",
+                      path=where + (key,))
+                continue
+            result[name] = CohortConfig(name, db, users=users)
+        else:
+            problems: list[str] = []
+            template = _template("sql", source, query_folder, lambda m, _k: problems.append(m))
+            if template is None:
+                c.add(f"cohort {name!r}: {problems[0]}", path=where + (key,))
+                continue
+            result[name] = CohortConfig(name, db, query=template)
+    return result
+
+
+def _cohort_report(key: str, merged: Mapping[str, Any], cohorts: Mapping[str, CohortConfig],
+                   lag: Any, bad, c: _Collector) -> CohortReport | None:
+    """A ``type: cohort`` report's metric, cohort, params and aggregate columns."""
+    from .cohorts.aggregate import aggregate_columns
+    from .cohorts.metrics import METRICS, metric_params, registration_lag_seconds
+    from .errors import MetricParameterError
+
+    metric = merged.get("metric")
+    if metric not in METRICS:
+        bad(f"metric {metric!r} is not one of {', '.join(METRICS)}", "metric")
+        return None
+    cohort = merged.get("cohort")
+    if cohort not in cohorts:
+        bad(f"cohort {cohort!r} is not a key of cohorts (known: "
+            f"{', '.join(sorted(cohorts)) or 'none defined'})", "cohort")
+        return None
+    raw_params = merged.get("params") or {}
+    if not isinstance(raw_params, dict):
+        bad(f"params must map parameter names to values, not {raw_params!r}", "params")
+        return None
+    try:
+        params = metric_params(metric, {str(k): v for k, v in raw_params.items()},
+                               input_window=True)
+    except MetricParameterError as e:
+        bad(str(e), f"params.{e.parameter}")
+        return None
+    columns = aggregate_columns(metric)
+    chosen = merged.get("aggregate", list(columns))
+    if isinstance(chosen, str):
+        chosen = [part.strip() for part in chosen.split(",")]
+    if not isinstance(chosen, list) or not chosen or not all(
+            isinstance(x, str) and x in columns for x in chosen):
+        bad(f"aggregate must list columns of {', '.join(columns)} (for metric {metric!r}), "
+            f"not {merged.get('aggregate')!r}", "aggregate")
+        return None
+    needed = registration_lag_seconds(metric, params)
+    if type(lag) is int and lag < needed:
+        c.add(f"lag {lag} is shorter than t ({needed} s): metric {metric!r} measures each "
+              f"user until registration + t, so the last registrations of an interval are "
+              f"not final when it runs; set lag: {needed} or more",
+              path=("reports", key, "lag"), report=key, severity="warning")
+    return CohortReport(metric=metric, cohort=cohort, params=params,
+                        aggregate=tuple(chosen))

@@ -42,3 +42,15 @@ class LockHeldError(ReportUpdaterError):
 
 class UsageError(ReportUpdaterError):
     """The command line asks for something impossible or contradictory."""
+
+
+class CohortError(ReportUpdaterError):
+    """A cohort cannot be read, resolved or measured (bad file, failed query)."""
+
+
+class MetricParameterError(CohortError):
+    """A metric parameter has a bad value; ``parameter`` names it."""
+
+    def __init__(self, parameter: str, message: str):
+        super().__init__(message)
+        self.parameter = parameter
