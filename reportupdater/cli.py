@@ -271,3 +271,4 @@ EXTENSION_MODULES: list[str] = []
 EXTENSION_MODULES += ["reportupdater.graphite", "reportupdater.health"]  # in this order
 EXTENSION_MODULES += ["reportupdater.validate", "reportupdater.render_cmd",
                       "reportupdater.status", "reportupdater.progress"]
+EXTENSION_MODULES += ["reportupdater.metric_cmd"]

@@ -285,8 +285,13 @@ def _value(metric: str, params: MetricParams, columns: list[str],
 
 def measure(config: Config, cohort_name: str, metric: str, params: MetricParams, *,
             span: Span | None = None, explode: Mapping[str, str] | None = None,
-            connect: Callable[[DatabaseConfig, str], Any] | None = None) -> Measurement:
-    """Every member's value and the cohort's aggregates. Raises CohortError."""
+            wiki: str | None = None, connect: Callable[[DatabaseConfig, str], Any] | None = None) -> Measurement:
+    """Every member's value and the cohort's aggregates. Raises CohortError.
+
+    ``wiki``: the wiki of members that name none (default: the explode value of
+    the database's wiki_db_placeholder, else its db). ``connect``: how to open a
+    connection to a wiki (default ``connect_wiki``).
+    """
     cohorts = getattr(config, "cohorts", {})
     if cohort_name not in cohorts:
         raise CohortError(f"unknown cohort {cohort_name!r}; the config {config.path} has: "
@@ -300,7 +305,8 @@ def measure(config: Config, cohort_name: str, metric: str, params: MetricParams,
                          end=span.end.strftime(TIMESTAMP))
     session = Session(config.databases[cohort.db], connect)
     try:
-        wiki = default_wiki(session.database, explode)
+        wiki = (check_wiki(wiki, "--wiki") if wiki
+                else default_wiki(session.database, explode))
         members = cohort_members(config, cohort, session, span, explode)
         resolved = resolve(members, wiki, session)
         users: list[UserValue] = []
