@@ -108,8 +108,8 @@ def cmd_metric(args: argparse.Namespace) -> int:
         columns = METRICS[args.metric].columns
         out.write("\t".join(("user_id", "user_name", "wiki", *columns, "reason")) + "\n")
         for user in result.users:
-            if isinstance(user.value, dict) and len(columns) > 1:
-                values = [user.value.get(c) for c in columns]
+            if len(columns) > 1:
+                values = [(user.value or {}).get(c) for c in columns]
             else:
                 values = [user.value]
             fields = [user.user_id, user.user_name, user.wiki, *values, user.reason]
