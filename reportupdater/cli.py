@@ -16,7 +16,8 @@ from typing import Callable, Sequence
 
 from . import __version__
 from .config import Config, load_config
-from .errors import ConfigError, LockHeldError, ReportUpdaterError, RerunError, UsageError
+from .errors import (ConfigError, LockHeldError, ReportUpdaterError, RerunError,
+                     RunStuckError, UsageError)
 from .intervals import parse_moment
 from .lock import run_lock
 from .logs import LEVELS, setup_logging
@@ -29,6 +30,7 @@ EXIT_OK = 0  # everything due succeeded
 EXIT_FAILED = 1  # a report failed to read, execute or write
 EXIT_USAGE = 2  # bad invocation or an unreadable config
 EXIT_QUEUED = 3  # data written, but Graphite points wait in the outbox
+EXIT_STUCK = 5  # another run has held the lock for longer than max_run_seconds
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -93,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="pretend it is this UTC time (default: the clock)")
     run.add_argument("-j", "--jobs", type=int, metavar="N",
                      help="intervals executed at once (default: config 'jobs', else 4)")
+    run.add_argument("--from", dest="start", type=_moment, metavar="YYYY-MM-DD",
+                     help="only intervals from the one containing this date; rows "
+                          "outside the window are never touched")
+    run.add_argument("--until", type=_moment, metavar="YYYY-MM-DD",
+                     help="only intervals starting before this date (exclusive)")
     run.add_argument("--no-graphite", action="store_true",
                      help="send nothing to Graphite and queue nothing")
     run.add_argument("--dry-run", action="store_true",
@@ -125,15 +132,25 @@ RUN_DOC = """\
 Compute every missing interval of every report and merge the results into the
 TSV timelines in OUTPUT_FOLDER. Intervals that a rerun request names are
 recomputed and their rows replaced. Only one run per query folder runs at a
-time; a second one exits 0 at once.
+time; a second one exits 0 at once. A run stops itself after max_run_seconds
+(config; default 6 hours), writing what has finished.
 
-Exit status: 0 all due intervals succeeded; 1 a report failed to read,
-execute or write (the others still ran); 2 bad invocation or unreadable config;
-3 everything was written but Graphite points wait in the outbox.
+Exit status: 0 all due intervals succeeded, or another run holds the lock;
+1 a report failed to read, execute or write (the others still ran), or the run
+passed max_run_seconds and stopped; 2 bad invocation or unreadable config;
+3 everything was written but Graphite points wait in the outbox; 5 another
+run has held the lock for longer than max_run_seconds (it may be hung; the
+message names its PID and start time).
 
 Example:
   reportupdater run queries output
   reportupdater run queries output -r toggles_by_editor --now 2026-11-01
+  reportupdater run queries output --from 2026-10-01 --until 2026-10-08
+
+--from and --until restrict the run to the intervals from the one containing
+--from up to the last one starting before --until, without editing the
+config: rows outside that window are never deleted, not even by
+max_data_points, and rerun requests are kept for the next full run.
 """
 
 RERUN_DOC = """\
@@ -186,25 +203,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_report_names(config, args.report)
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {args.jobs}")
+    if args.start and args.until and args.until <= args.start:
+        raise UsageError(f"--until {args.until:%Y-%m-%d} must come after --from "
+                         f"{args.start:%Y-%m-%d} (it is exclusive)")
     options = RunOptions(
         output_folder=args.output_folder, now=args.now or utcnow(),
         reports=tuple(args.report), jobs=args.jobs or config.jobs or 4,
-        checkpoint_seconds=args.checkpoint_seconds)
+        checkpoint_seconds=args.checkpoint_seconds, start=args.start, until=args.until)
     if args.dry_run:
         from .plan import print_plan
         return print_plan(config, options)
     try:
-        with run_lock(args.query_folder):
+        with run_lock(args.query_folder, config.max_run_seconds):
             observers = [o for factory in OBSERVER_FACTORIES
                          for o in factory(config, args, options)]
             summary = Runner(config, options, observers).run()
+    except RunStuckError as e:
+        log.error("%s", e)
+        return EXIT_STUCK
     except LockHeldError as e:
         log.info("%s; this run exits without doing anything", e)
         return EXIT_OK
     log.info("run finished: %d interval(s) executed, %d row(s) written to %d file(s), "
              "%d failure(s)", summary.intervals_executed, summary.rows_written,
              summary.files_written, len(summary.failures))
-    if summary.failures or config.errors:
+    if summary.failures or config.errors or summary.stopped_by_time_limit:
         return EXIT_FAILED
     if summary.graphite_queued:
         return EXIT_QUEUED
@@ -271,4 +294,6 @@ EXTENSION_MODULES: list[str] = []
 EXTENSION_MODULES += ["reportupdater.graphite", "reportupdater.health"]  # in this order
 EXTENSION_MODULES += ["reportupdater.validate", "reportupdater.render_cmd",
                       "reportupdater.status", "reportupdater.progress"]
+EXTENSION_MODULES += ["reportupdater.try_cmd", "reportupdater.test_cmd",
+                      "reportupdater.fixtures_cmd"]
 EXTENSION_MODULES += ["reportupdater.metric_cmd"]

@@ -44,6 +44,22 @@ class UsageError(ReportUpdaterError):
     """The command line asks for something impossible or contradictory."""
 
 
+class RunStuckError(ReportUpdaterError):
+    """Another run has held the lock of this query folder for longer than max_run_seconds."""
+
+
+class LocalRunError(ExecutionError):
+    """A query cannot be transpiled or run on the local DuckDB (``--fixtures``)."""
+
+
+class FixtureError(LocalRunError):
+    """A fixture table is missing, unreadable, or its schema file is wrong."""
+
+
+class CaseError(ReportUpdaterError):
+    """A test case of a query folder (``tests/<case>/case.yaml``) cannot be used."""
+
+
 class CohortError(ReportUpdaterError):
     """A cohort cannot be read, resolved or measured (bad file, failed query)."""
 

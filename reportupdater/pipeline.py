@@ -16,7 +16,9 @@ prefix only): when the timeline is done, and every ``checkpoint_seconds``
 during a long backfill. A failed interval records nothing and is retried on
 the next run; failures are handled here, per interval and per timeline, and
 reported in the summary. On Ctrl-C or SIGTERM the run stops its queries and
-scripts, commits what has finished, and re-raises KeyboardInterrupt.
+scripts, commits what has finished, and re-raises KeyboardInterrupt. A run
+that passes ``max_run_seconds`` stops the same way (``lock.RunDeadline``),
+and records a failure for each report it leaves work undone in.
 """
 
 from __future__ import annotations
@@ -31,14 +33,15 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Mapping, Protocol, Sequence
+from typing import Callable, Iterator, Mapping, Protocol, Sequence
 
 from . import schedule, timeline as tl
 from .config import Config, ReportConfig
 from .engines import EnginePool, Query, Slot
 from .errors import ReportUpdaterError, TimelineError
 from .intervals import Interval
-from .reruns import RerunRequest, load_requests, settle
+from .lock import RunDeadline
+from .reruns import RerunRequest, load_requests, settle_requests
 from .results import IntervalRows, interval_rows
 from .triage import CACHE_NAME as TRIAGE_CACHE, Coverage, TriageCache
 
@@ -56,6 +59,16 @@ class RunOptions:
     reports: tuple[str, ...] = ()  # empty: all reports
     jobs: int = 1
     checkpoint_seconds: float = 60.0
+    max_run_seconds: float | None = None  # None: the config's max_run_seconds
+    clock: Callable[[], float] = time.monotonic  # for max_run_seconds
+    # run --from/--until: only intervals in this window run, and no row outside
+    # it is touched (no max_data_points trim, rerun requests kept).
+    start: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+    @property
+    def windowed(self) -> bool:
+        return self.start is not None or self.until is not None
 
 
 @dataclass(frozen=True)
@@ -86,6 +99,7 @@ class RunSummary:
     graphite_sent: int = 0  # set by the Graphite publisher
     graphite_queued: int = 0  # points waiting in the outbox after the run
     interrupted: bool = False  # stopped by Ctrl-C or SIGTERM; run_finished still runs
+    stopped_by_time_limit: bool = False  # passed max_run_seconds; failures say what is left
 
     @property
     def failed_reports(self) -> set[str]:
@@ -375,6 +389,7 @@ class Runner:
         self.requests = load_requests(config.query_folder)
         self.triage = TriageCache(config.query_folder / TRIAGE_CACHE)
         self._reached: list[str] = []  # reports the plan got to, in order
+        self.deadline: RunDeadline | None = None
 
     # -- planning -------------------------------------------------------
 
@@ -407,6 +422,8 @@ class Runner:
                                     schedule.expected_count(report, now))
                     continue
                 due = schedule.missing_intervals(report, now, done, reruns)
+                if self.options.windowed:
+                    due = schedule.within(due, self.options.start, self.options.until)
                 yield _TimelineJob(report, explode, path, due)
 
     def _record_reached(self) -> None:
@@ -440,6 +457,8 @@ class Runner:
             log.exception("unexpected error in report %r interval %s", job.report.key,
                           interval)
             rows, error = None, f"unexpected error: {type(e).__name__}: {e}"
+        if error is not None and self.deadline is not None and self.deadline.expired:
+            error = f"stopped: {self.deadline.describe()}: {error}"
         return _Outcome(job, seq, interval, rows, error, time.monotonic() - started)
 
     def _work(self, scheduler: _Scheduler) -> None:
@@ -464,7 +483,7 @@ class Runner:
             self.pool.close()
             self.triage.save()
             self._record_reached()
-            if not self.summary.interrupted:
+            if not self.summary.interrupted and not self.options.windowed:
                 self._settle_reruns()
             _notify(self.observers, "run_finished", self.summary, time.monotonic() - started)
         return self.summary
@@ -474,11 +493,18 @@ class Runner:
         jobs = max(1, self.options.jobs)
         scheduler = _Scheduler(self._plan(), self.pool, jobs)
         live: list[_TimelineJob] = []  # with results not finally committed
+        limit = self.options.max_run_seconds or self.config.max_run_seconds
+
+        def stop() -> None:  # from the deadline's thread, as Ctrl-C stops the queries
+            scheduler.stop()
+            self.pool.interrupt()
+
         try:
-            if jobs == 1:
-                self._execute_inline(scheduler, live)
-            else:
-                self._execute_threaded(scheduler, live, jobs)
+            with RunDeadline(limit, stop, self.options.clock) as self.deadline:
+                if jobs == 1:
+                    self._execute_inline(scheduler, live)
+                else:
+                    self._execute_threaded(scheduler, live, jobs)
         except KeyboardInterrupt:
             self._stop(scheduler, live)
             raise
@@ -488,6 +514,8 @@ class Runner:
             raise
         for job in list(scheduler.open):  # all finished by now: every outcome is in
             self._finish(job, live)
+        if self.deadline.expired:
+            self._left_at_time_limit(scheduler)
 
     def _execute_threaded(self, scheduler: _Scheduler, live: list[_TimelineJob],
                           jobs: int) -> None:
@@ -637,7 +665,7 @@ class Runner:
             current = (tl.parse_timeline(_decode(existing[0], job.path), job.path, g)
                        if existing else None)
             merged = tl.merge(current, results)
-            if report.max_data_points:
+            if report.max_data_points and not self.options.windowed:
                 bounds = schedule.window(report, self.options.now)
                 if bounds:
                     tl.trim_before(merged, g.format(bounds[0]))
@@ -686,15 +714,35 @@ class Runner:
                            written_file.crc, coverage,
                            timeline.header if last is not None else None, last)
 
+    def _left_at_time_limit(self, scheduler: _Scheduler) -> None:
+        """The run passed max_run_seconds: one failure per report for what it leaves
+        undone (in the timelines open, and in those it did not get to)."""
+        self.summary.stopped_by_time_limit = True
+        left: dict[str, tuple[ReportConfig, Mapping[str, str], Interval, int]] = {}
+        pending = [job for job in scheduler.open if job.has_work]
+        for item in scheduler.plan:  # the timelines not opened yet (cheap: dates only)
+            if isinstance(item, _Unusable):
+                self._unusable(item)
+            else:
+                item.look_ahead()
+                if item.has_work:
+                    pending.append(item)
+        for job in pending:
+            first = job.next_interval()
+            count = 1 + job.drop_remaining()
+            report, explode, interval, total = left.get(job.report.key,
+                                                        (job.report, job.explode, first, 0))
+            left[job.report.key] = (report, explode, interval, total + count)
+        for key, (report, explode, interval, count) in left.items():
+            self._fail(report, explode, interval,
+                       f"not run: {self.deadline.describe()}; {count} interval(s) of this "
+                       "report are left for the next run")
+            self.summary.backlog[key] = self.summary.backlog.get(key, 0) + count
+
     # -- after the run ----------------------------------------------------
 
     def _settle_reruns(self) -> None:
         failed = self.summary.failed_reports
         finished = {key for key in self.summary.reports_run if key not in failed}
-        for request in self.requests:
-            unknown = [r for r in request.reports if r not in self.config.report_keys]
-            if unknown:
-                log.warning("rerun request %s names unknown report(s) %s; they are dropped",
-                            request.path, ", ".join(unknown))
-            settle(request, finished | set(unknown))
+        settle_requests(self.requests, self.config, finished, self.options.now)
 

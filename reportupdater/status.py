@@ -6,7 +6,8 @@ documented in docs/operator.md). Progress is read from the timelines' dates
 (the TSV is the record); failures from the state file
 ``<output>/.reportupdater-state.json``, which a run keeps through the
 ``StateRecorder`` observer: the last failure of each report, dropped as soon
-as the report runs again without failing. Status reads files only.
+as the report runs again without failing; and the run in progress, if any,
+from the query folder's lock (``lock.current_holder``). Status reads files only.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import datetime as dt
 import json
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -26,6 +28,7 @@ from .cli import (EXIT_FAILED, EXIT_OK, OBSERVER_FACTORIES, PARSER_EXTENSIONS, _
 from .config import Config, ReportConfig
 from .errors import TimelineError
 from .intervals import Interval
+from .lock import current_holder
 from .pipeline import Failure, RunOptions, RunSummary
 
 log = logging.getLogger(__name__)
@@ -245,13 +248,15 @@ STATUS_DOC = """\
 Show, for each report: its type and granularity; for how many explode
 combinations a file exists; the first and last date present; the intervals
 done and expected now; how many are missing and the oldest missing one; and
-the last failure a run recorded (in OUTPUT_FOLDER/.reportupdater-state.json).
+the last failure a run recorded (in OUTPUT_FOLDER/.reportupdater-state.json);
+and the run in progress, if one holds the query folder's lock, and since when.
 It reads files only. --format json prints a stable document for monitoring
 (see docs/operator.md for its schema).
 
 Exit status: 0 no report has a recorded failure or an error; 1 some report
-has (its last run failed, its config has errors, or a file can't be read);
-2 bad invocation or unreadable config.
+has (its last run failed, its config has errors, or a file can't be read), or
+the run in progress has taken longer than max_run_seconds; 2 bad invocation or
+unreadable config.
 
 Example:
   reportupdater status queries output
@@ -282,6 +287,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         log.warning("output folder %s does not exist: no report has been written yet",
                     args.output_folder)
     statuses, problem = collect_status(config, args.output_folder, now)
+    holder, clock = current_holder(args.query_folder), time.time()
+    stuck = holder is not None and holder.is_stuck(config.max_run_seconds, clock)
     if args.format == "json":
         document = {
             "version": STATUS_VERSION,
@@ -290,12 +297,16 @@ def cmd_status(args: argparse.Namespace) -> int:
             "query_folder": str(args.query_folder),
             "output_folder": str(args.output_folder),
             "state_error": problem,
+            "run_in_progress": (holder.as_json(config.max_run_seconds, clock)
+                                if holder is not None else None),
             "reports": [s.as_json() for s in statuses],
         }
         print(json.dumps(document, indent=2, ensure_ascii=False))
     else:
         print(format_table(statuses, problem))
-    failing = any(s.errors or s.last_failure for s in statuses)
+        if holder is not None:
+            print(f"\n{holder.status_line(config.max_run_seconds, clock)}")
+    failing = stuck or any(s.errors or s.last_failure for s in statuses)
     return EXIT_FAILED if failing else EXIT_OK
 
 

@@ -7,12 +7,14 @@ every template and checks its placeholders, reads every explode file and
 checks the scripts' executable bits; this stage adds what needs more than
 the config: a trial render of each query for its first interval (a format
 spec or a Jinja filter that only fails when rendered), credential files that
-are not there, and rerun requests in ``.reruns/`` that a run would ignore.
+are not there, and the rerun requests in ``.reruns/``: pending (a note),
+rejected, or ones a run would ignore or only partly follow (warnings).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -20,9 +22,9 @@ from . import templates
 from .cli import (EXIT_FAILED, EXIT_OK, PARSER_EXTENSIONS, _Formatter, _add_common,
                   command)
 from .config import Config, Problem, _yaml_lines, load_config
-from .errors import ConfigError, RerunError, TemplateError, UsageError
+from .errors import ConfigError, TemplateError, UsageError
 from .intervals import Interval
-from .reruns import RERUN_FOLDER, parse_request
+from .reruns import check_requests
 
 
 def _line(lines: dict[tuple[str, ...], int], *path: str) -> int | None:
@@ -67,28 +69,12 @@ def credential_problems(config: Config, lines: dict[tuple[str, ...], int]) -> li
     return problems
 
 
-def rerun_problems(config: Config) -> list[Problem]:
-    """Rerun requests a run would ignore or only partly follow."""
-    folder = config.query_folder / RERUN_FOLDER
-    if not folder.is_dir():
-        return []
-    problems = []
-    for path in sorted(folder.iterdir()):
-        if not path.is_file() or path.name.startswith("."):
-            continue
-        try:
-            request = parse_request(path)
-        except RerunError as e:
-            reason = str(e).removeprefix(f"{path}: ")
-            problems.append(Problem(str(path), f"ignored by runs: {reason}",
-                                    severity="warning"))
-            continue
-        unknown = [r for r in request.reports if r not in config.report_keys]
-        if unknown:
-            problems.append(Problem(
-                str(path), f"names unknown report(s) {', '.join(map(repr, unknown))}; "
-                "runs drop them", severity="warning"))
-    return problems
+def rerun_problems(config: Config, now: dt.datetime | None = None) -> list[Problem]:
+    """Rerun requests: pending, rejected, or ignored or only partly followed by runs."""
+    now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return [Problem(str(path), message, severity=severity)
+            for path, severity, message in check_requests(config.query_folder,
+                                                          config.report_keys, now)]
 
 
 def all_problems(config: Config) -> list[Problem]:
@@ -106,9 +92,10 @@ VALIDATE_DOC = """\
 Check a query folder without connecting anywhere: the config's keys and
 values, every template (does it parse, are its placeholders known, does it
 render for the report's first interval), every explode file, every script's
-executable bit, credential files and pending rerun requests. Lists every
-problem with its file, line, report and key. Warnings (a deprecated key, a
-credential file missing on this machine) do not fail validation.
+executable bit, credential files and rerun requests. Lists every problem with
+its file, line, report and key, and each pending rerun request as a note.
+Warnings (a deprecated key, a credential file missing on this machine, a
+rejected rerun request) do not fail validation.
 
 Exit status: 0 no errors (warnings at most); 1 errors found, or the config
 can't be read; 2 bad invocation.
@@ -147,10 +134,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"{problem.severity}: {problem}")
     errors = sum(1 for p in problems if p.severity == "error")
-    warnings = len(problems) - errors
+    warnings = sum(1 for p in problems if p.severity == "warning")  # notes are not counted
     counts = f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
     usable = f"{len(config.reports)} of {_plural(len(config.report_keys), 'report')} usable"
-    print(f"{counts} in {config.path} ({usable})" if problems
+    print(f"{counts} in {config.path} ({usable})" if errors or warnings
           else f"OK: {config.path} ({usable})")
     return EXIT_FAILED if errors else EXIT_OK
 

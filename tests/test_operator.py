@@ -261,8 +261,8 @@ def test_validate_lists_every_problem_with_file_line_report_and_key(cli, make_fo
         "(ignored; is it a typo?)",
         f"warning: {f}/.reruns/bad.txt: ignored by runs: expected a start date, an end "
         "date and report names, one per line; found 1 line(s)",
-        f"warning: {f}/.reruns/unknown.txt: names unknown report(s) 'no_such_report'; "
-        "runs drop them",
+        f"warning: {f}/.reruns/unknown.txt: it names only unknown report(s) "
+        "'no_such_report'; the next run moves it to .reruns/rejected/",
         f"6 errors, 3 warnings in {c} (2 of 6 reports usable)",
     ]
 
@@ -450,7 +450,8 @@ def test_status_json_of_the_demo(cli, demo):
     assert code == 0
     assert {k: v for k, v in document.items() if k != "reports"} == {
         "version": 1, "now": "2026-11-08T00:00:00Z", "config": f"{queries}/config.yaml",
-        "query_folder": str(queries), "output_folder": str(output), "state_error": None}
+        "query_folder": str(queries), "output_folder": str(output), "state_error": None,
+        "run_in_progress": None}
     assert by_report(document)["weekly_toggles"] == {
         "report": "weekly_toggles", "type": "sql", "granularity": "weeks",
         "explode": {"with_files": 1, "total": 1},
