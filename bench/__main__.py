@@ -20,7 +20,7 @@ import time
 
 from .common import REPO
 
-SCENARIOS = ("backfill", "noop", "planning", "graphite")
+SCENARIOS = ("backfill", "noop", "planning", "graphite", "cohorts")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         elif name == "noop":
             from . import noop
             lines = noop.measure() + noop.measure_daily()
+        elif name == "cohorts":
+            from . import cohorts
+            lines = cohorts.measure()
         elif name == "planning":
             from . import planning
             lines = planning.measure()

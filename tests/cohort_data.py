@@ -21,6 +21,7 @@ and SQL in them.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 from dataclasses import dataclass, field
 
@@ -208,16 +209,17 @@ def generate(seed: int = 14, users: int = 520, revisions: int = 20_000,
     world.actors.extend(anons)
     for actor in anons:
         weights[actor.actor_id] = 1.0
-    registration_of = {a.actor_id: world.user(a.user_id).registration
+    registered = {u.user_id: u.registration for u in world.users}
+    registration_of = {a.actor_id: registered[a.user_id]
                        for a in world.actors if a.user_id is not None}
 
     # When each revision is made: mostly soon after registration, so that
     # windows of hours cut through the data.
     actor_ids = list(weights)
-    actor_weights = [weights[a] for a in actor_ids]
+    cumulative = list(itertools.accumulate(weights[a] for a in actor_ids))
     events = []
     for _ in range(revisions):
-        actor_id = rng.choices(actor_ids, actor_weights)[0]
+        actor_id = rng.choices(actor_ids, cum_weights=cumulative)[0]
         registration = registration_of.get(actor_id)
         if registration is None:
             moment = BASE - dt.timedelta(days=10) + dt.timedelta(
