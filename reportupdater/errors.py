@@ -32,6 +32,15 @@ class TimelineError(ReportUpdaterError):
     """An existing TSV timeline cannot be read or written."""
 
 
+class GranularityError(TimelineError):
+    """A timeline was written for another granularity than its report's now."""
+
+    def __init__(self, message: str, *, path: object = None, found: object = None,
+                 wanted: object = None):
+        super().__init__(message)
+        self.path, self.found, self.wanted = path, found, wanted
+
+
 class RerunError(ReportUpdaterError):
     """A rerun request is invalid (bad dates, unknown reports)."""
 
@@ -42,6 +51,14 @@ class LockHeldError(ReportUpdaterError):
 
 class UsageError(ReportUpdaterError):
     """The command line asks for something impossible or contradictory."""
+
+
+class NotFoundError(ReportUpdaterError):
+    """A request names a report, explode value or file that is not there."""
+
+
+class BadRequestError(ReportUpdaterError):
+    """A request's parameters are malformed (a bad date, an unknown column)."""
 
 
 class RunStuckError(ReportUpdaterError):
