@@ -1,6 +1,6 @@
 """``python -m bench [SCENARIO...]``: measure the benchmark figures; one line each.
 
-Scenarios: backfill, noop (with the daily run), planning, graphite, serve
+Scenarios: backfill, noop (with the daily run), planning, graphite, serve, cohorts
 (default: all). Options:
 ``--rounds N`` interleaved backfill rounds, best of each kept (default 3).
 
