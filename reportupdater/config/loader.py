@@ -16,6 +16,7 @@ from types import MappingProxyType
 from ..errors import ConfigError
 from .model import DEFAULT_MAX_RUN_SECONDS, Config
 from .problems import Collector
+from .cohorts import read_cohorts
 from .report import Context, read_report
 from .sections import DEFAULTS, TOP_LEVEL
 from .services import read_databases, read_graphite, read_statsd
@@ -73,8 +74,10 @@ def _build(raw: dict, path: Path, query_folder: Path, c: Collector) -> Config:
     databases = read_databases(top["databases"] or {}, query_folder, c)
     graphite = read_graphite(top["graphite"], query_folder, c)
     statsd = read_statsd(top["statsd"], c)
+    cohorts = read_cohorts(top["cohorts"] or {}, databases, query_folder, c)
     context = Context(defaults=defaults, databases=databases, graphite=graphite,
-                      top_hive=top["hive"] or {}, query_folder=query_folder)
+                      top_hive=top["hive"] or {}, query_folder=query_folder,
+                      cohorts=cohorts)
     reports = []
     for key, settings in raw["reports"].items():
         report = read_report(str(key), settings, context, c)
@@ -84,4 +87,5 @@ def _build(raw: dict, path: Path, query_folder: Path, c: Collector) -> Config:
                   databases=MappingProxyType(databases), graphite=graphite, statsd=statsd,
                   jobs=top["jobs"], max_run_seconds=top["max_run_seconds"] or DEFAULT_MAX_RUN_SECONDS,
                   problems=tuple(c.problems),
-                  report_keys=tuple(str(k) for k in raw["reports"]))
+                  report_keys=tuple(str(k) for k in raw["reports"]),
+                  cohorts=MappingProxyType(cohorts))

@@ -7,6 +7,8 @@ the values print as the words written in the YAML.
 
 from __future__ import annotations
 
+from ..cohorts.spec import CohortConfig, CohortReport
+
 import datetime as dt
 import enum
 import itertools
@@ -27,6 +29,7 @@ class ReportType(enum.StrEnum):
     SQL = "sql"
     HIVE = "hive"
     SCRIPT = "script"
+    COHORT = "cohort"
 
 
 class DatabaseEngine(enum.StrEnum):
@@ -144,6 +147,7 @@ class ReportConfig:
     # PLAIN or ANY; None for a script report that does not name the key.
     explode_values: ExplodeValues | None = ExplodeValues.PLAIN
     dialect: Dialect | None = None  # the query's SQL dialect for local runs (None: by engine)
+    cohort: CohortReport | None = None  # type: cohort reports only
 
     @property
     def placeholders(self) -> tuple[str, ...]:
@@ -218,6 +222,7 @@ class Config:
     max_run_seconds: int = DEFAULT_MAX_RUN_SECONDS  # a run stops itself after this long
     problems: tuple[Problem, ...] = ()
     report_keys: tuple[str, ...] = ()  # every key under `reports`, valid or not
+    cohorts: Mapping[str, CohortConfig] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def errors(self) -> tuple[Problem, ...]:

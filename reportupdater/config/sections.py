@@ -144,6 +144,7 @@ TOP_LEVEL = Section({
                   "how many intervals execute at once; `--jobs` wins (default 4)"),
     "max_run_seconds": Field(Int(1, TEN_YEARS, unit="seconds"), DEFAULT_MAX_RUN_SECONDS,
                              "a run that has taken longer stops itself"),
+    "cohorts": Field(Table(), {}, "a map of cohort name to `{db, users}` or `{db, query}`"),
 }, label="'{key}'", unknown="unknown top-level key {key!r} (ignored; known keys: {known})")
 
 REPORT = Section({
@@ -170,6 +171,11 @@ REPORT = Section({
     "description": Field(Kind(), None, "free text, ignored"),
     "dialect": Field(Choice(Dialect), None, "the SQL dialect of the query, for local runs "
                                            "(default: by engine)"),
+    "metric": Field(Kind(), None, "for `cohort` reports: the metric measured"),
+    "cohort": Field(Kind(), None, "for `cohort` reports: a key of `cohorts`"),
+    "params": Field(Kind(), None, "for `cohort` reports: the metric's parameters"),
+    "aggregate": Field(Kind(), None, "for `cohort` reports: the aggregate columns written "
+                                     "(default: all)"),
 }, unknown="unknown key {key!r} (ignored; is it a typo?)")
 
 DEFAULTS = dataclasses.replace(REPORT, unknown="unknown key {key!r} in defaults (ignored)")
