@@ -87,3 +87,12 @@ class MetricParameterError(CohortError):
     def __init__(self, parameter: str, message: str):
         super().__init__(message)
         self.parameter = parameter
+
+
+class CohortUploadError(CohortError):
+    """An uploaded cohort is refused (bad name or CSV, unknown users); ``parameter`` names
+    what is wrong."""
+
+    def __init__(self, parameter: str, message: str):
+        super().__init__(message)
+        self.parameter = parameter
