@@ -20,7 +20,7 @@ import pymysql
 from .common import MARIADB, REPO, WORK, figure, fresh_dir
 
 DATABASE = "ru_bench_cohorts"
-PARAMS = {"seed": 2026, "users": 10_000, "revisions": 1_000_000, "version": 1}
+PARAMS = {"seed": 2026, "users": 10_000, "revisions": 1_000_000, "version": 2}
 TARGET_SECONDS = 5.0
 
 

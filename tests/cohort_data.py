@@ -40,6 +40,10 @@ TRICKY_NAMES = (
     "1 OR 1=1",
 )
 
+# The indexes of the wiki replicas' tables (MediaWiki's tables.json) that the
+# metrics can use: rev_actor_timestamp to start from a few users,
+# page_name_title and the covering rev_page_actor_timestamp to start from a
+# namespace's pages, rev_page_timestamp for page histories.
 SCHEMA = (
     """CREATE TABLE user (
         user_id INT UNSIGNED NOT NULL PRIMARY KEY,
@@ -72,7 +76,8 @@ SCHEMA = (
         rev_sha1 VARBINARY(32) NOT NULL DEFAULT '',
         KEY rev_timestamp (rev_timestamp),
         KEY rev_page_timestamp (rev_page, rev_timestamp),
-        KEY rev_actor_timestamp (rev_actor, rev_timestamp, rev_id))""",
+        KEY rev_actor_timestamp (rev_actor, rev_timestamp, rev_id),
+        KEY rev_page_actor_timestamp (rev_page, rev_actor, rev_timestamp))""",
     """CREATE TABLE archive (
         ar_id INT UNSIGNED NOT NULL PRIMARY KEY AUTO_INCREMENT,
         ar_namespace INT NOT NULL,
@@ -101,7 +106,11 @@ SCHEMA = (
         log_params BLOB NOT NULL,
         KEY log_type_time (log_type, log_timestamp),
         KEY log_page_time (log_namespace, log_title, log_timestamp),
-        KEY log_actor_time (log_actor, log_timestamp))""",
+        KEY log_actor_time (log_actor, log_timestamp),
+        KEY log_times (log_timestamp),
+        KEY log_actor_type_time (log_actor, log_type, log_timestamp),
+        KEY log_page_id_time (log_page, log_timestamp),
+        KEY log_type_action (log_type, log_action, log_timestamp))""",
 )
 TABLES = ("user", "actor", "page", "revision", "archive", "logging")
 
