@@ -6,10 +6,18 @@ while its parameters are unchanged. The cohort is a file of all 10,000 user
 IDs; each metric runs with its defaults (registration window, t = 24 h,
 namespace 0), one query on the one wiki. The target: all ten metrics together
 under 5 s.
+
+The wiki replicas keep their working set in memory (buffer pools of hundreds
+of GB); the shared test MariaDB has 128 MB, less than this wiki's revision
+table (about 210 MB with its indexes). For its own run the benchmark raises
+``innodb_buffer_pool_size`` to 1 GB (SET GLOBAL) and puts it back afterwards.
+Every metric is timed twice: the first pass reads the wiki into the pool, the
+second is the steady state of a replica, which the target is checked on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import textwrap
@@ -22,6 +30,7 @@ from .common import MARIADB, REPO, WORK, figure, fresh_dir
 DATABASE = "ru_bench_cohorts"
 PARAMS = {"seed": 2026, "users": 10_000, "revisions": 1_000_000, "version": 2}
 TARGET_SECONDS = 5.0
+BUFFER_POOL_BYTES = 1 << 30  # what the wiki's tables need to stay in memory
 
 
 def _database_ready(server) -> bool:
@@ -64,7 +73,7 @@ def build() -> list[int]:
 
 
 def measure() -> list[str]:
-    from reportupdater.cohorts import METRICS, measure as measure_metric, metric_params
+    from reportupdater.cohorts import METRICS
     from reportupdater.config import load_config
 
     started = time.monotonic()
@@ -85,17 +94,65 @@ def measure() -> list[str]:
     config = load_config(folder)
     lines = [f"# cohorts: {len(ids):,} users, {PARAMS['revisions']:,} revisions "
              f"(wiki ready in {built:.0f} s)"]
-    total = 0.0
+    with buffer_pool(BUFFER_POOL_BYTES) as (before, during):
+        lines.append(f"# innodb_buffer_pool_size {before >> 20} MB, raised to "
+                     f"{during >> 20} MB for this run (as replicas hold the wiki in memory)")
+        passes = [_time_metrics(config, len(ids)) for _ in range(2)]
     for name in METRICS:
-        params = metric_params(name, {})
-        began = time.perf_counter()
-        result = measure_metric(config, "everyone", name, params)
-        seconds = time.perf_counter() - began
-        total += seconds
-        assert len(result.users) == len(ids) and len(result.queries) == 1
         lines.append(figure(f"cohort metric {name} (10,000 users, 1 query)",
-                            f"{seconds:.2f} s"))
+                            f"{passes[1][name]:.2f} s")
+                     + f"   first pass {passes[0][name]:.2f} s")
+    total = sum(passes[1].values())
+    lines.append(figure("every cohort metric, first pass (reads the wiki into memory)",
+                        f"{sum(passes[0].values()):.2f} s"))
     lines.append(figure("every cohort metric, 10,000 users over 1,000,000 revisions",
                         f"{total:.2f} s", target=f"< {TARGET_SECONDS:g} s",
                         ok=total < TARGET_SECONDS))
     return lines
+
+
+def _time_metrics(config, users: int) -> dict[str, float]:
+    from reportupdater.cohorts import METRICS, measure as measure_metric, metric_params
+
+    seconds = {}
+    for name in METRICS:
+        params = metric_params(name, {})
+        began = time.perf_counter()
+        result = measure_metric(config, "everyone", name, params)
+        seconds[name] = time.perf_counter() - began
+        assert len(result.users) == users and len(result.queries) == 1
+    return seconds
+
+
+@contextlib.contextmanager
+def buffer_pool(size: int):
+    """The InnoDB buffer pool at least ``size`` bytes while inside; then as it was."""
+    server = pymysql.connect(**MARIADB, autocommit=True)
+
+    def current() -> int:
+        with server.cursor() as cursor:
+            cursor.execute("SELECT @@innodb_buffer_pool_size")
+            return int(cursor.fetchone()[0])
+
+    def resize(target: int) -> None:
+        with server.cursor() as cursor:
+            cursor.execute(f"SET GLOBAL innodb_buffer_pool_size = {int(target)}")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # resizing runs in the background
+            with server.cursor() as cursor:
+                cursor.execute("SHOW STATUS LIKE 'Innodb_buffer_pool_resize_status'")
+                row = cursor.fetchone()
+            if current() == target and (not row or not row[1] or "ompleted" in row[1]
+                                        or "not started" in row[1].lower()):
+                return
+            time.sleep(0.2)
+
+    before = current()
+    try:
+        if before < size:
+            resize(size)
+        yield before, current()
+    finally:
+        if current() != before:
+            resize(before)
+        server.close()

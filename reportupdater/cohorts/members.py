@@ -37,11 +37,12 @@ class Resolved:
     ids: dict[str, list[int]] = field(default_factory=dict)
     names: dict[tuple[str, int], str] = field(default_factory=dict)  # resolved from names
     unknown_names: list[tuple[str, str]] = field(default_factory=list)  # (wiki, name)
+    _seen: set[tuple[str, int]] = field(default_factory=set, repr=False)
 
     def add(self, wiki: str, user_id: int) -> None:
-        ids = self.ids.setdefault(wiki, [])
-        if user_id not in ids:
-            ids.append(user_id)
+        if (wiki, user_id) not in self._seen:  # a set: a list test is quadratic
+            self._seen.add((wiki, user_id))
+            self.ids.setdefault(wiki, []).append(user_id)
 
     @property
     def size(self) -> int:
