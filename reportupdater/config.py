@@ -23,16 +23,18 @@ from typing import Any, Iterator, Mapping
 
 import yaml
 
+from .alerts.settings import (AlertingSettings, AlertRule, read_alerting, read_description,
+                              read_owner, read_rules, read_ticket)
 from .errors import ConfigError
 from .intervals import Granularity, as_datetime
 
 REPORT_TYPES = ("sql", "hive", "script")
 TOP_LEVEL_KEYS = {"reports", "defaults", "databases", "graphite", "hive", "statsd", "jobs",
-                  "max_run_seconds"}
+                  "max_run_seconds", "alerting"}
 DEFAULT_MAX_RUN_SECONDS = 6 * 3600
 REPORT_KEYS = {"type", "granularity", "starts", "lag", "execute", "db", "explode_by",
                "max_data_points", "group", "graphite", "funnel", "timeout", "hive",
-               "description"}
+               "description", "owner", "ticket", "ends", "alerts"}
 DATABASE_KEYS = {"engine", "host", "port", "db", "creds_file", "path",
                  "auto_find_db_shard", "wiki_db_placeholder", "mw_config_path",
                  "use_x1", "shards", "domain", "max_connections"}
@@ -139,6 +141,11 @@ class ReportConfig:
     timeout: float | None = None
     hive: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     hive_settings: HiveSettings | None = None  # type: hive reports only
+    owner: tuple[str, ...] = ()  # email addresses
+    description: str | None = None
+    ticket: str | None = None  # a URL
+    ends: dt.datetime | None = None  # intervals starting on or after it are not computed
+    alerts: tuple[AlertRule, ...] = ()
 
     @property
     def placeholders(self) -> tuple[str, ...]:
@@ -212,6 +219,7 @@ class Config:
     hive: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     jobs: int | None = None
     max_run_seconds: int = DEFAULT_MAX_RUN_SECONDS  # a run stops itself after this long
+    alerting: AlertingSettings | None = None
     problems: tuple[Problem, ...] = ()
     report_keys: tuple[str, ...] = ()  # every key under `reports`, valid or not
 
@@ -265,6 +273,10 @@ def _yaml_lines(text: str) -> dict[tuple[str, ...], int]:
                 key_path = path + (str(key_node.value),)
                 lines[key_path] = key_node.start_mark.line + 1
                 walk(value_node, key_path)
+        elif isinstance(node, yaml.SequenceNode):  # items as "0", "1"...: alert rules
+            for index, item in enumerate(node.value):
+                lines[path + (str(index),)] = item.start_mark.line + 1
+                walk(item, path + (str(index),))
 
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -353,6 +365,13 @@ def _build(raw: dict, path: Path, query_folder: Path, c: _Collector) -> Config:
               f"{max_run_seconds!r} (the default, {DEFAULT_MAX_RUN_SECONDS}, is used)",
               path=("max_run_seconds",))
         max_run_seconds = DEFAULT_MAX_RUN_SECONDS
+    alerting = None
+    if raw.get("alerting") is not None:
+        alerting = read_alerting(raw["alerting"], lambda message, path, severity: c.add(
+            message, path=("alerting", *path), severity=severity), query_folder)
+    if "alerts" in defaults:
+        c.add("alerts belong to a report, not to defaults (a rule names the report's "
+              "columns)", path=("defaults", "alerts"))
 
     reports = []
     for key, settings in raw["reports"].items():
@@ -364,7 +383,8 @@ def _build(raw: dict, path: Path, query_folder: Path, c: _Collector) -> Config:
     return Config(path=path, query_folder=query_folder, reports=tuple(reports),
                   databases=MappingProxyType(databases), graphite=graphite, statsd=statsd,
                   hive=MappingProxyType(dict(hive)), jobs=jobs,
-                  max_run_seconds=max_run_seconds, problems=tuple(c.problems),
+                  max_run_seconds=max_run_seconds, alerting=alerting,
+                  problems=tuple(c.problems),
                   report_keys=tuple(str(k) for k in raw["reports"]))
 
 
@@ -675,6 +695,8 @@ def _report(key: str, settings: Any, defaults: dict, databases: dict[str, Databa
         if template is not None and explode_by is not None:
             _check_placeholders(template, [name for name, _ in explode_by], bad)
 
+    metadata = _report_metadata(key, settings, merged, explode_by, starts, c)
+
     if any(p.severity == "error" for p in c.problems[before:]):
         return None
     return ReportConfig(
@@ -682,7 +704,38 @@ def _report(key: str, settings: Any, defaults: dict, databases: dict[str, Databa
         execute=execute, template=template, db=db if report_type == "sql" else None,
         explode_by=explode_by, max_data_points=max_points, group=group,
         graphite=report_graphite, timeout=float(timeout) if timeout else None,
-        hive=MappingProxyType(hive), hive_settings=hive_settings)
+        hive=MappingProxyType(hive), hive_settings=hive_settings, **metadata)
+
+
+def _report_metadata(key: str, settings: dict, merged: dict, explode_by: tuple | None,
+                     starts: dt.datetime | None, c: _Collector) -> dict[str, Any]:
+    """owner, description, ticket, ends (report or defaults) and alerts (report)."""
+
+    def problem(message: str, path: tuple[str, ...], severity: str = "error") -> None:
+        where = ("reports", key) if path[0] in settings else ("defaults",)
+        name = path[0] + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in path[1:])
+        c.add(message, path=where + path, report=key, severity=severity, key=name)
+
+    found: dict[str, Any] = {}
+    if merged.get("owner") is not None:
+        found["owner"] = read_owner(merged["owner"], problem)
+    if merged.get("description") is not None:
+        found["description"] = read_description(merged["description"], problem)
+    if merged.get("ticket") is not None:
+        found["ticket"] = read_ticket(merged["ticket"], problem)
+    if merged.get("ends") is not None:
+        try:
+            found["ends"] = as_datetime(merged["ends"])
+        except ValueError:
+            problem(f"ends {merged['ends']!r} is not a date (YYYY-MM-DD)", ("ends",))
+        else:
+            if starts is not None and found["ends"] <= starts:
+                problem(f"ends {found['ends']:%Y-%m-%d} is not after starts "
+                        f"{starts:%Y-%m-%d}: the report computes nothing", ("ends",),
+                        "warning")
+    if settings.get("alerts") is not None:
+        found["alerts"] = read_rules(settings["alerts"], problem, dict(explode_by or ()))
+    return found
 
 
 def _hive_problem(report: str, settings: dict, defaults: dict, c: _Collector):
