@@ -46,3 +46,7 @@ class UsageError(ReportUpdaterError):
 
 class RunStuckError(ReportUpdaterError):
     """Another run has held the lock of this query folder for longer than max_run_seconds."""
+
+
+class DeliveryError(ReportUpdaterError):
+    """An alert message could not be delivered (server down, refused, timed out)."""
