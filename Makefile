@@ -14,6 +14,7 @@ demo: $(VENV)/.installed-demo
 test:
 	bash .ci/setup-test-env
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m reportupdater test queries
 
 bench: $(VENV)/.installed-demo
 	bash .ci/setup-test-env

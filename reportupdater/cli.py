@@ -96,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="pretend it is this UTC time (default: the clock)")
     run.add_argument("-j", "--jobs", type=int, metavar="N",
                      help="intervals executed at once (default: config 'jobs', else 4)")
+    run.add_argument("--from", dest="start", type=_moment, metavar="YYYY-MM-DD",
+                     help="only intervals from the one containing this date; rows "
+                          "outside the window are never touched")
+    run.add_argument("--until", type=_moment, metavar="YYYY-MM-DD",
+                     help="only intervals starting before this date (exclusive)")
     run.add_argument("--no-graphite", action="store_true",
                      help="send nothing to Graphite and queue nothing")
     run.add_argument("--dry-run", action="store_true",
@@ -145,6 +150,12 @@ that can't be delivered waits in the outbox and changes no exit status.
 Example:
   reportupdater run queries output
   reportupdater run queries output -r toggles_by_editor --now 2026-11-01
+  reportupdater run queries output --from 2026-10-01 --until 2026-10-08
+
+--from and --until restrict the run to the intervals from the one containing
+--from up to the last one starting before --until, without editing the
+config: rows outside that window are never deleted, not even by
+max_data_points, and rerun requests are kept for the next full run.
 """
 
 RERUN_DOC = """\
@@ -197,10 +208,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_report_names(config, args.report)
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {args.jobs}")
+    if args.start and args.until and args.until <= args.start:
+        raise UsageError(f"--until {args.until:%Y-%m-%d} must come after --from "
+                         f"{args.start:%Y-%m-%d} (it is exclusive)")
     options = RunOptions(
         output_folder=args.output_folder, now=args.now or utcnow(),
         reports=tuple(args.report), jobs=args.jobs or config.jobs or 4,
-        checkpoint_seconds=args.checkpoint_seconds)
+        checkpoint_seconds=args.checkpoint_seconds, start=args.start, until=args.until)
     if args.dry_run:
         from .plan import print_plan
         return print_plan(config, options)
@@ -287,5 +301,7 @@ def _load_extensions() -> None:
 EXTENSION_MODULES: list[str] = []
 EXTENSION_MODULES += ["reportupdater.graphite", "reportupdater.health"]  # in this order
 EXTENSION_MODULES += ["reportupdater.validate", "reportupdater.render_cmd",
-                      "reportupdater.status", "reportupdater.progress",
-                      "reportupdater.alerts_cmd"]
+                      "reportupdater.status", "reportupdater.progress"]
+EXTENSION_MODULES += ["reportupdater.try_cmd", "reportupdater.test_cmd",
+                      "reportupdater.fixtures_cmd"]
+EXTENSION_MODULES += ["reportupdater.alerts_cmd"]

@@ -34,7 +34,9 @@ TOP_LEVEL_KEYS = {"reports", "defaults", "databases", "graphite", "hive", "stats
 DEFAULT_MAX_RUN_SECONDS = 6 * 3600
 REPORT_KEYS = {"type", "granularity", "starts", "lag", "execute", "db", "explode_by",
                "max_data_points", "group", "graphite", "funnel", "timeout", "hive",
-               "description", "owner", "ticket", "ends", "alerts"}
+               "description", "dialect", "owner", "ticket", "ends", "alerts"}
+# SQL dialects a query can be written in, for local runs (sqlglot's names).
+DIALECTS = ("mysql", "hive", "spark", "duckdb", "trino", "presto", "postgres", "sqlite")
 DATABASE_KEYS = {"engine", "host", "port", "db", "creds_file", "path",
                  "auto_find_db_shard", "wiki_db_placeholder", "mw_config_path",
                  "use_x1", "shards", "domain", "max_connections"}
@@ -141,6 +143,7 @@ class ReportConfig:
     timeout: float | None = None
     hive: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     hive_settings: HiveSettings | None = None  # type: hive reports only
+    dialect: str | None = None  # the query's SQL dialect for local runs (None: by engine)
     owner: tuple[str, ...] = ()  # email addresses
     description: str | None = None
     ticket: str | None = None  # a URL
@@ -685,6 +688,10 @@ def _report(key: str, settings: Any, defaults: dict, databases: dict[str, Databa
         hive_settings = _hive_settings(hive, _hive_problem(key, settings, defaults, c),
                                        query_folder)
 
+    dialect = merged.get("dialect")
+    if dialect is not None and dialect not in DIALECTS:
+        bad(f"dialect {dialect!r} is not one of {', '.join(DIALECTS)}", "dialect")
+
     report_graphite = None
     if "graphite" in settings:
         report_graphite = _report_graphite(settings["graphite"], graphite, bad)
@@ -704,7 +711,8 @@ def _report(key: str, settings: Any, defaults: dict, databases: dict[str, Databa
         execute=execute, template=template, db=db if report_type == "sql" else None,
         explode_by=explode_by, max_data_points=max_points, group=group,
         graphite=report_graphite, timeout=float(timeout) if timeout else None,
-        hive=MappingProxyType(hive), hive_settings=hive_settings, **metadata)
+        hive=MappingProxyType(hive), hive_settings=hive_settings, dialect=dialect,
+        **metadata)
 
 
 def _report_metadata(key: str, settings: dict, merged: dict, explode_by: tuple | None,

@@ -48,5 +48,17 @@ class RunStuckError(ReportUpdaterError):
     """Another run has held the lock of this query folder for longer than max_run_seconds."""
 
 
+class LocalRunError(ExecutionError):
+    """A query cannot be transpiled or run on the local DuckDB (``--fixtures``)."""
+
+
+class FixtureError(LocalRunError):
+    """A fixture table is missing, unreadable, or its schema file is wrong."""
+
+
+class CaseError(ReportUpdaterError):
+    """A test case of a query folder (``tests/<case>/case.yaml``) cannot be used."""
+
+
 class DeliveryError(ReportUpdaterError):
     """An alert message could not be delivered (server down, refused, timed out)."""

@@ -61,6 +61,14 @@ class RunOptions:
     checkpoint_seconds: float = 60.0
     max_run_seconds: float | None = None  # None: the config's max_run_seconds
     clock: Callable[[], float] = time.monotonic  # for max_run_seconds
+    # run --from/--until: only intervals in this window run, and no row outside
+    # it is touched (no max_data_points trim, rerun requests kept).
+    start: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+    @property
+    def windowed(self) -> bool:
+        return self.start is not None or self.until is not None
 
 
 @dataclass(frozen=True)
@@ -412,6 +420,8 @@ class Runner:
                                     schedule.expected_count(report, now))
                     continue
                 due = schedule.missing_intervals(report, now, done, reruns)
+                if self.options.windowed:
+                    due = schedule.within(due, self.options.start, self.options.until)
                 yield _TimelineJob(report, explode, path, due)
 
     def _record_reached(self) -> None:
@@ -471,7 +481,7 @@ class Runner:
             self.pool.close()
             self.triage.save()
             self._record_reached()
-            if not self.summary.interrupted:
+            if not self.summary.interrupted and not self.options.windowed:
                 self._settle_reruns()
             _notify(self.observers, "run_finished", self.summary, time.monotonic() - started)
         return self.summary
@@ -653,7 +663,7 @@ class Runner:
             current = (tl.parse_timeline(_decode(existing[0], job.path), job.path, g)
                        if existing else None)
             merged = tl.merge(current, results)
-            if report.max_data_points:
+            if report.max_data_points and not self.options.windowed:
                 bounds = schedule.window(report, self.options.now)
                 if bounds:
                     tl.trim_before(merged, g.format(bounds[0]))

@@ -81,3 +81,14 @@ def rerun_indexes(g: Granularity, reruns: Sequence[tuple[dt.datetime, dt.datetim
         if first <= last:
             ranges.append((index_of(first, g), index_of(last, g)))
     return ranges
+
+
+def within(intervals: Iterator[Interval], start: dt.datetime | None,
+           until: dt.datetime | None) -> Iterator[Interval]:
+    """The intervals from the one containing ``start`` to the last one starting
+    before ``until`` (either may be None: unbounded)."""
+    for interval in intervals:
+        if until is not None and interval.start >= until:
+            return
+        if start is None or interval.end > start:
+            yield interval

@@ -215,3 +215,24 @@ def test_report_names_cannot_escape_the_output_folder(make_folder, name):
     assert config.reports == ()
     (problem,) = config.errors
     assert problem.message.startswith(f"report name {name!r} is refused")
+
+
+def test_dialect_is_read_and_a_bad_one_is_named(make_folder):
+    folder = make_folder("""
+        databases:
+            d: {engine: duckdb}
+        defaults:
+            db: d
+            granularity: days
+            starts: 2026-01-01
+        reports:
+            good:
+                dialect: spark
+            bad:
+                dialect: oracle
+        """, files={"good.sql": "SELECT 1", "bad.sql": "SELECT 1"})
+    config = load_config(folder)
+    assert [(r.key, r.dialect) for r in config.reports] == [("good", "spark")]
+    assert messages(config) == [
+        f"{folder / 'config.yaml'}:12, report 'bad', key 'dialect': dialect 'oracle' is not "
+        "one of mysql, hive, spark, duckdb, trino, presto, postgres, sqlite"]

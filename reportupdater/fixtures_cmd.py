@@ -1,0 +1,81 @@
+"""``fixtures``: scaffold fixture files for the tables a report reads.
+
+Argument parsing only; the work is ``reportupdater.localrun.scaffold``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .cli import (EXIT_OK, PARSER_EXTENSIONS, _Formatter, _add_common, _moment, command,
+                  read_config)
+from .errors import UsageError
+from .render_cmd import explode_values, usable_report
+
+FIXTURES_DOC = """\
+List every table and column the rendered query of REPORT reads (struct
+fields as event.editor), found with sqlglot, and write one fixture file per
+table into DIR (DIR/<schema>/<table>.jsonl) with one example row that has
+every column, nested fields in nested objects. Existing files are never
+overwritten. The query is rendered for --date (default: the report's start)
+and the --explode values (default: the first value of each placeholder).
+
+Exit status: 0 listed and written; 1 the query cannot be rendered or parsed;
+2 bad invocation, unknown report, or a script report.
+
+Example:
+  reportupdater fixtures queries edits --out queries/tests/fixtures
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("fixtures", formatter_class=_Formatter,
+                            help="scaffold fixture files for a report's tables",
+                            description=FIXTURES_DOC)
+    parser.add_argument("query_folder", nargs="?", type=Path, default=Path("queries"),
+                        metavar="QUERY_FOLDER", help="folder of templates and config.yaml "
+                        "(default: ./queries)")
+    parser.add_argument("report", metavar="REPORT", help="the report whose tables to scaffold")
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR",
+                        help="the fixture folder to write into")
+    parser.add_argument("--date", type=_moment, metavar="YYYY-MM-DD",
+                        help="render for the interval containing this date")
+    parser.add_argument("--explode", action="append", default=[], metavar="NAME=VALUE",
+                        help="the value of an explode placeholder (repeatable)")
+    _add_common(parser)
+
+
+PARSER_EXTENSIONS.append(add_parser)
+
+
+@command("fixtures")
+def cmd_fixtures(args: argparse.Namespace) -> int:
+    from . import templates
+    from .intervals import Interval
+    from .localrun.engine import current_database, dialect_of
+    from .localrun.scaffold import tables_read, write_fixtures
+
+    config = read_config(args)
+    report = usable_report(config, args.report)
+    if report.type == "script":
+        raise UsageError(f"report {report.key!r} is a script: its tables can't be read "
+                         "from a query; it gets the fixture folder in "
+                         "REPORTUPDATER_FIXTURES")
+    given = {pair.partition("=")[0] for pair in args.explode}
+    defaults = [f"{name}={values[0]}" for name, values in report.explode_by
+                if name not in given]
+    explode = explode_values(report, [*args.explode, *defaults])
+    interval = Interval.containing(args.date or report.starts, report.granularity)
+    text = templates.render(report, interval, explode)
+    dialect = dialect_of(config, report)
+    tables = tables_read(text, dialect)
+    if not tables:
+        print(f"report {report.key!r} reads no table (table functions such as read_csv "
+              "are not fixtures)")
+        return EXIT_OK
+    database = current_database(config, report, explode)
+    for table, path, written in write_fixtures(args.out, tables, database, interval):
+        print(f"{table.ref}: {', '.join(table.columns) or '(no column named)'}")
+        print(f"    {'wrote' if written else 'exists, left as is:'} {path}")
+    return EXIT_OK
