@@ -228,3 +228,214 @@ def test_a_two_year_backfill_fires_once_per_series(make_folder, run_cli, tmp_pat
     chart = parts(messages[0].message)["image/png"][1].get_content()
     assert png_size(chart) == (800, 320)  # the last 90 of 730 points
     assert len(webhook_server.posts[0].body["points"]) == 90
+
+
+# -- delivery failures: queued, then delivered once ------------------------------------------
+
+
+def test_an_smtp_outage_queues_the_email_and_the_next_run_delivers_it_once(
+        edits_folder, run_cli, tmp_path, smtp_server, webhook_server):
+    folder = edits_folder(rows=["-\t2026-10-01\t3"])
+    output = tmp_path / "out"
+    smtp_server.stop()
+    result = run_cli("run", folder, output, "--now", "2026-10-02")
+    assert result.code == 0, result.err  # a delivery failure never fails the run
+    assert "ERROR alerts: email delivery failed: SMTP 127.0.0.1:" in result.err
+    assert "ConnectionRefusedError" in result.err
+    assert (output / "edits.tsv").read_text() == "date\tedits\n2026-10-01\t3\n"
+    [incident] = read_state(output).values()
+    assert outbox(output) == [f"{incident['incident_id']}-fired-email.json"]
+    queued = json.loads((output / ".alerts-outbox" / outbox(output)[0]).read_text())
+    assert queued["attempts"] == 1 and queued["last_error"].startswith("SMTP 127.0.0.1:")
+    webhook_server.wait_for(1)  # the other channel is not held up
+
+    listing = run_cli("alerts", folder, output)
+    assert listing.code == 0
+    assert "1 message(s) wait in" in listing.out
+
+    smtp_server.start()
+    result = run_cli("run", folder, output, "--now", "2026-10-02T01:00:00")
+    assert result.code == 0 and "alert fired" not in result.err
+    [received] = smtp_server.wait_for(1)
+    assert received.message["Subject"] == \
+        "[reportupdater] FIRING: edits (all rows) rule 'low_edits'"
+    assert outbox(output) == []
+    run_cli("run", folder, output, "--now", "2026-10-02T02:00:00")
+    assert len(smtp_server.messages) == 1 and len(webhook_server.posts) == 1
+
+
+def test_a_webhook_answering_500_is_retried_by_the_next_run(
+        edits_folder, run_cli, tmp_path, smtp_server, webhook_server):
+    folder = edits_folder(rows=["-\t2026-10-01\t3"])
+    output = tmp_path / "out"
+    webhook_server.status = 500
+    result = run_cli("run", folder, output, "--now", "2026-10-02")
+    assert result.code == 0
+    assert f"ERROR alerts: webhook delivery failed: webhook {webhook_server.url}: HTTP 500 " \
+           "Internal Server Error; the message stays in" in result.err
+    assert webhook_server.refused == 1 and webhook_server.posts == []
+    assert [name.rsplit("-", 1)[1] for name in outbox(output)] == ["webhook.json"]
+    smtp_server.wait_for(1)
+
+    webhook_server.status = 200
+    assert run_cli("run", folder, output, "--now", "2026-10-02T01:00:00").code == 0
+    [post] = webhook_server.wait_for(1)
+    assert post.body["status"] == "firing" and post.body["date"] == "2026-10-01"
+    assert outbox(output) == [] and len(smtp_server.messages) == 1
+
+
+@pytest.mark.parametrize("server_kept_it", [False, True])
+def test_a_run_killed_mid_delivery_loses_nothing(edits_folder, tmp_path, smtp_server,
+                                                 webhook_server, server_kept_it):
+    """Killed while the SMTP server holds the email: the next run sends it again.
+    If the server had kept it, the owner gets it twice (at least once), never
+    a second incident."""
+    folder = edits_folder(rows=["-\t2026-10-01\t3"])
+    output = tmp_path / "out"
+    smtp_server.hold(keep=server_kept_it)  # the server takes DATA and does not answer
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reportupdater", "run", str(folder), str(output), "--now",
+         "2026-10-02"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not smtp_server.data_started.is_set():
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the run never reached the SMTP server"
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        process.wait(30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+    smtp_server.wait_abandoned()
+    smtp_server.release()
+    [incident] = read_state(output).values()
+    assert sorted(outbox(output)) == sorted(f"{incident['incident_id']}-fired-{channel}.json"
+                                           for channel in ("email", "webhook"))
+    assert len(smtp_server.messages) == server_kept_it and webhook_server.posts == []
+
+    result = subprocess.run(
+        [sys.executable, "-m", "reportupdater", "run", str(folder), str(output), "--now",
+         "2026-10-02T01:00:00"], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "alert fired" not in result.stderr  # the incident was recorded: no second fire
+    received = smtp_server.wait_for(1 + server_kept_it)
+    assert [r.message["X-Reportupdater-Incident"] for r in received] == \
+        [incident["incident_id"]] * (1 + server_kept_it)
+    [post] = webhook_server.wait_for(1)
+    assert post.body["incident_id"] == incident["incident_id"]
+    assert outbox(output) == []
+    [after] = read_state(output).values()
+    assert (after["incident_id"], after["fired_at"]) == (incident["incident_id"],
+                                                         "2026-10-02T00:00:00Z")
+
+
+# -- conditions at their boundaries ------------------------------------------------------
+
+
+def judge_values(rule: dict, values: list[str | None], due: list[str] = ()):
+    from fractions import Fraction
+
+    from reportupdater.alerts.evaluate import judge
+    from reportupdater.alerts.series import Series
+    from reportupdater.alerts.settings import read_rules
+
+    problems = []
+    [parsed] = read_rules([{"name": "r", "column": "v", **rule}],
+                          lambda *p: problems.append(p), {})
+    assert problems == []
+    points = tuple((f"2026-10-{day:02d}", None if v is None else Fraction(v))
+                   for day, v in enumerate(values, start=1))
+    return judge(Series("rep", parsed, (), (), points), due)
+
+
+@pytest.mark.parametrize("rule, values, failing", [
+    ({"below": 10}, ["10"], False),
+    ({"below": 10}, ["9.999"], True),
+    ({"below": 10}, ["3", None], None),  # an empty newest value: no judgement
+    ({"below": 0.1}, ["0.1"], False),
+    ({"above": 100}, ["100"], False),
+    ({"above": 100}, ["100.001"], True),
+    ({"above": 100}, ["500", "50"], False),  # only the newest point counts
+    ({"change": {"drop": 0.5, "baseline": 3}}, ["100", "90", "110", "50"], False),
+    ({"change": {"drop": 0.5, "baseline": 3}}, ["100", "90", "110", "49.99"], True),
+    ({"change": {"rise": 2.0, "baseline": 3}}, ["100", "90", "110", "200"], False),
+    ({"change": {"rise": 2.0, "baseline": 3}}, ["100", "90", "110", "200.01"], True),
+    ({"change": {"drop": 0.5, "baseline": 3}}, ["90", "110", "1"], None),  # 2 < baseline
+    # an empty earlier value is no data point: the median is of 100, 90, 110
+    ({"change": {"drop": 0.5, "baseline": 3}}, ["100", "90", None, "110", "40"], True),
+    ({"change": {"drop": 0.5, "baseline": 3}}, ["100", "90", None, "110", "1", None], None),
+    ({"change": {"drop": 0.5, "baseline": 2}}, ["100", None, "100", "20"], True),
+])
+def test_value_conditions_at_their_boundaries(rule, values, failing):
+    assert judge_values(rule, values).failing is failing
+
+
+def test_the_change_detail_names_the_median():
+    verdict = judge_values({"change": {"drop": 0.5, "rise": 3, "baseline": 3}},
+                           ["100", "90", "110", "40"])
+    assert (verdict.failing, verdict.detail) == (
+        True, "40 on 2026-10-04 fell by more than 0.5 from the median 100 of the previous "
+              "3 point(s)")
+
+
+@pytest.mark.parametrize("values, due, failing", [
+    (["1", "1", None, None], ["2026-10-03", "2026-10-04"], True),
+    (["1", "1", "1", None], ["2026-10-03", "2026-10-04"], False),
+    (["1", "1", None, None], ["2026-10-03", "2026-10-04", "2026-10-05"], True),
+    (["1"], ["2026-10-04"], None),  # fewer intervals due than the rule needs
+])
+def test_stale_at_its_boundary(values, due, failing):
+    assert judge_values({"stale": 2}, values, due).failing is failing
+
+
+# -- series: where and per-combination ---------------------------------------------------
+
+
+BY_EDITOR = """\
+    toggles:
+        type: script
+        granularity: days
+        starts: 2026-10-01
+        owner: owner@example.org
+        explode_by: {wiki: "enwiki, dewiki"}
+        alerts:
+            - {name: each, column: toggles, below: 5}
+            - {name: enwiki_2017, column: toggles, below: 13,
+               where: {wiki: enwiki, editor: wikitext_2017}}
+"""
+
+
+def test_a_rule_without_where_judges_each_combination_and_where_picks_one(
+        edits_folder, run_cli, tmp_path, webhook_server, smtp_server):
+    rows = []
+    for wiki in ("enwiki", "dewiki"):
+        for day, low in (("2026-10-01", "9"), ("2026-10-02", "4")):
+            rows += [f"{wiki}\t{day}\twikitext_2010\ttrue\t9\t3",
+                     f"{wiki}\t{day}\twikitext_2017\ttrue\t{low}\t3",
+                     f"{wiki}\t{day}\twikitext_2017\tfalse\t{'2' if wiki == 'dewiki' else '8'}\t3"]
+    folder = edits_folder(BY_EDITOR, rows, header="date\teditor\tenabled\ttoggles\tusers",
+                          script="toggles")
+    result = run_cli("run", folder, tmp_path / "out", "--now", "2026-10-03")
+    assert result.code == 0, result.err
+    posts = webhook_server.wait_for(4)
+    assert sorted((p.body["rule"], p.body["explode"]["wiki"],
+                   json.dumps(p.body["series"]), p.body["value"]) for p in posts) == [
+        ("each", "dewiki", '{"editor": "wikitext_2017", "enabled": "false"}', "2"),
+        ("each", "dewiki", '{"editor": "wikitext_2017", "enabled": "true"}', "4"),
+        ("each", "enwiki", '{"editor": "wikitext_2017", "enabled": "true"}', "4"),
+        # where picks enwiki's wikitext_2017 rows, one series: true 4 + false 8 = 12
+        ("enwiki_2017", "enwiki", '{"editor": "wikitext_2017"}', "12")]
+    assert result.err.count("alert fired") == 4
+    assert "users" not in json.dumps([p.body["series"] for p in posts])  # a value column
+    listing = run_cli("alerts", folder, tmp_path / "out")
+    assert listing.out == """\
+REPORT   SERIES                                            RULE         SINCE                 VALUE  WHY
+toggles  wiki=dewiki, editor=wikitext_2017, enabled=false  each         2026-10-03T00:00:00Z  2      2 on 2026-10-02 is below 5
+toggles  wiki=dewiki, editor=wikitext_2017, enabled=true   each         2026-10-03T00:00:00Z  4      4 on 2026-10-02 is below 5
+toggles  wiki=enwiki, editor=wikitext_2017, enabled=true   each         2026-10-03T00:00:00Z  4      4 on 2026-10-02 is below 5
+toggles  wiki=enwiki, editor=wikitext_2017                 enwiki_2017  2026-10-03T00:00:00Z  12     12 on 2026-10-02 is below 13
+"""

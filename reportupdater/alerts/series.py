@@ -6,9 +6,10 @@ points ``(date, value)`` of one explode combination and one combination of
 dimension values, oldest first.
 
 A rule's ``where`` picks explode combinations (by placeholder) and rows (by
-column). The rows left are split by the dimension columns: the rule's ``by``
-list, or else every column but the date and the rule's column whose values
-are not all numbers. Rows of one series that share a date are added up. An
+column); the rows it picks are one series. Without ``where``, the rows are
+split by the dimension columns: every column but the date and the rule's
+column whose values are not all numbers (a ``by`` list names them instead).
+Rows of one series that share a date are added up. An
 empty value (or one that is no number) is "no value", kept as ``None``.
 """
 
@@ -73,6 +74,8 @@ def dimension_columns(rule: AlertRule, header: Sequence[str],
     """The columns that tell one series from another (see the module's docstring)."""
     if rule.by is not None:
         return list(rule.by)
+    if rule.where:
+        return []  # the rows picked are one series
     where = {k for k, _ in rule.where}
     candidates = [i for i, name in enumerate(header)
                   if i > 0 and name != rule.column and name not in where]

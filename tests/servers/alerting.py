@@ -6,8 +6,8 @@ Fixtures
 --------
 ``smtp_server``     a running :class:`SmtpServer`; ``.messages`` holds each
                     message received (envelope recipients and the parsed MIME).
-                    ``.hold()`` makes the server keep the next DATA unanswered
-                    until ``.release()``; ``.stop()``/``.start()`` an outage.
+                    ``.hold()`` leaves the next DATA unanswered until
+                    ``.release()``; ``.stop()``/``.start()`` an outage.
 ``webhook_server``  a running :class:`WebhookServer`; ``.posts`` holds each POST
                     (path, headers, parsed JSON); ``.status`` is what it answers.
 
@@ -59,14 +59,20 @@ class _Handler:
     async def handle_DATA(self, smtp_server, session, envelope) -> str:  # noqa: ANN001
         import asyncio
 
-        self.server.data_started.set()
-        while self.server.holding.is_set():
-            await asyncio.sleep(0.02)
-        if self.server.dropping:
-            return "451 4.3.0 dropped by the test"
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.server.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
-                                             parsed))
+        received = Received(envelope.mail_from, list(envelope.rcpt_tos), parsed)
+        if self.server.holding.is_set() and self.server.keep_held:
+            self.server.messages.append(received)  # kept, though the client hears nothing
+        self.server.data_started.set()
+        try:
+            while self.server.holding.is_set():
+                await asyncio.sleep(0.02)
+        except asyncio.CancelledError:  # the client went away
+            self.server.abandoned.set()
+            raise
+        if self.server.keep_held:
+            return "250 OK"
+        self.server.messages.append(received)
         return "250 OK"
 
 
@@ -76,7 +82,8 @@ class SmtpServer:
         self.messages: list[Received] = []
         self.holding = threading.Event()
         self.data_started = threading.Event()
-        self.dropping = False
+        self.abandoned = threading.Event()  # a held DATA whose client disconnected
+        self.keep_held = False
         self.controller: Controller | None = None
 
     def start(self) -> None:
@@ -88,13 +95,20 @@ class SmtpServer:
             self.controller.stop()
             self.controller = None
 
-    def hold(self) -> None:
+    def hold(self, keep: bool = False) -> None:
+        """Answer no DATA until ``release``; with ``keep``, record the message
+        at once, as a server that has it but never said so."""
+        self.keep_held = keep
         self.data_started.clear()
+        self.abandoned.clear()
         self.holding.set()
 
-    def release(self, drop: bool = False) -> None:
-        self.dropping = drop
+    def release(self) -> None:
         self.holding.clear()
+        self.keep_held = False
+
+    def wait_abandoned(self, timeout: float = 30.0) -> None:
+        _poll(self.abandoned.is_set, "the held client to disconnect", timeout)
 
     def wait_for(self, count: int, timeout: float = 30.0) -> list[Received]:
         _poll(lambda: len(self.messages) >= count, f"{count} message(s)", timeout)
