@@ -439,3 +439,137 @@ toggles  wiki=dewiki, editor=wikitext_2017, enabled=true   each         2026-10-
 toggles  wiki=enwiki, editor=wikitext_2017, enabled=true   each         2026-10-03T00:00:00Z  4      4 on 2026-10-02 is below 5
 toggles  wiki=enwiki, editor=wikitext_2017                 enwiki_2017  2026-10-03T00:00:00Z  12     12 on 2026-10-02 is below 13
 """
+
+
+# -- bad configs --------------------------------------------------------------------
+
+
+BAD_REPORT = """\
+reports:
+    r:
+        type: script
+        granularity: days
+        starts: 2026-10-01
+        explode_by: {{wiki: "enwiki, dewiki"}}
+        alerts:
+{rules}
+"""
+
+
+@pytest.mark.parametrize("rules, messages", [
+    ("            - {name: a, column: edits, below: 10, above: 20}",
+     ["8, report 'r', key 'alerts[0].above': alert rule 'a': needs exactly one condition of "
+      "below, above, change and stale, not below, above (write one rule per condition)"]),
+    ("            - {name: a, column: edits}",
+     ["8, report 'r', key 'alerts[0]': alert rule 'a': needs exactly one condition of below, "
+      "above, change and stale, not none (write one rule per condition)"]),
+    ("            - {name: a, column: edits, below: ten}",
+     ["8, report 'r', key 'alerts[0].below': alert rule 'a': below must be a number, not "
+      "'ten'"]),
+    ("            - {name: a, column: edits, above: .nan}",
+     ["8, report 'r', key 'alerts[0].above': alert rule 'a': above must be a number, not nan"]),
+    ("            - name: b\n              column: edits\n"
+     "              change: {drop: 1.5, rise: 0.5, baseline: 0}",
+     ["10, report 'r', key 'alerts[0].change.drop': alert rule 'b': change.drop must be a "
+      "fraction between 0 and 1 (0.5: fell by more than half), not 1.5",
+      "10, report 'r', key 'alerts[0].change.rise': alert rule 'b': change.rise must be a "
+      "factor > 1 (2.0: rose to more than twice), not 0.5",
+      "10, report 'r', key 'alerts[0].change.baseline': alert rule 'b': change.baseline must "
+      "be a whole number of data points >= 1, not 0"]),
+    ("            - {name: b, column: edits, change: {baseline: 7}}",
+     ["8, report 'r', key 'alerts[0].change': alert rule 'b': change needs drop (a fraction, "
+      "e.g. 0.5), rise (a factor, e.g. 2.0) or both"]),
+    ("            - {name: c, column: edits, stale: 0}",
+     ["8, report 'r', key 'alerts[0].stale': alert rule 'c': stale must be a whole number of "
+      "intervals >= 1, not 0"]),
+    ("            - {name: c, column: edits, stale: 2, where: {wiki: frwiki}}",
+     ["8, report 'r', key 'alerts[0].where.wiki': alert rule 'c': where 'wiki' is 'frwiki', "
+      "which is not one of the report's explode values (enwiki, dewiki)"]),
+    ("            - {column: edits, bellow: 3}",
+     ["8, report 'r', key 'alerts[0].bellow': alert rule 1: unknown key 'bellow' (known: name, "
+      "column, where, by, below, above, change, stale)",
+      "8, report 'r', key 'alerts[0].name': alert rule 1: name is required (letters, digits, "
+      "'_', '-' or '.')",
+      "8, report 'r', key 'alerts[0]': alert rule 1: needs exactly one condition of below, "
+      "above, change and stale, not none (write one rule per condition)"]),
+    ("            - {name: d, column: edits, stale: 1}\n"
+     "            - {name: d, column: users, stale: 1}",
+     ["9, report 'r', key 'alerts[1].name': alert rule name 'd' is used twice; each rule of a "
+      "report needs its own name"]),
+    ("            - {name: 'has space', column: 3, stale: 1}",
+     ["8, report 'r', key 'alerts[0].name': alert rule 'has space': name must be letters, "
+      "digits, '_', '-' or '.', not 'has space'",
+      "8, report 'r', key 'alerts[0].column': alert rule 'has space': column must name a "
+      "value column of the report's TSV, not 3"]),
+    ("            below: 3", ["7, report 'r', key 'alerts': alerts must be a list of rules "
+                              "(each with name, column and one of below, above, change, "
+                              "stale), not {'below': 3}"]),
+])
+def test_bad_alert_rules_name_the_file_line_report_and_key(make_folder, run_cli, rules,
+                                                         messages):
+    folder = make_folder(BAD_REPORT.format(rules=rules),
+                         executables={"r": "#!/bin/sh\necho date\n"})
+    result = run_cli("validate", folder)
+    assert result.code == 1
+    assert result.out.splitlines()[:-1] == [f"error: {folder}/config.yaml:{m}"
+                                            for m in messages]
+
+
+@pytest.mark.parametrize("entry, message", [
+    ("owner: not-an-address", "6, report 'r', key 'owner': owner 'not-an-address' is not an "
+                              "email address (name@example.org)"),
+    ("owner: []", "6, report 'r', key 'owner': owner must be an email address or a list of "
+                  "them, not []"),
+    ("ticket: T123", "6, report 'r', key 'ticket': ticket must be a URL (http:// or "
+                     "https://), not 'T123'"),
+    ("ends: soon", "6, report 'r', key 'ends': ends 'soon' is not a date (YYYY-MM-DD)"),
+    ("description: [a, b]", "6, report 'r', key 'description': description must be text, "
+                            "not ['a', 'b']"),
+])
+def test_bad_report_metadata(make_folder, run_cli, entry, message):
+    folder = make_folder(f"""\
+        reports:
+            r:
+                type: script
+                granularity: days
+                starts: 2026-10-01
+                {entry}
+        """, executables={"r": "#!/bin/sh\necho date\n"})
+    result = run_cli("validate", folder)
+    assert (result.code, result.out.splitlines()[0]) == (
+        1, f"error: {folder}/config.yaml:{message}")
+
+
+def test_bad_alerting_settings(make_folder, run_cli):
+    folder = make_folder("""\
+        alerting:
+            email: {smtp_host: "", smtp_port: 0, from: nobody, password: x}
+            webhook: {url: "ftp://x", headers: {X-A: "a\\nb"}}
+            dashboard_url: grafana
+            timeout: 0
+            pager: {}
+        reports:
+            r: {type: script, granularity: days, starts: 2026-10-01}
+        """, executables={"r": "#!/bin/sh\necho date\n"})
+    result = run_cli("validate", folder)
+    config = f"{folder}/config.yaml"
+    assert result.out.splitlines() == [
+        f"error: {config}:2, key 'alerting.email.smtp_host': alerting email smtp_host must be "
+        "a host name, not ''",
+        f"error: {config}:2, key 'alerting.email.smtp_port': alerting email smtp_port must be "
+        "a port number (1-65535), not 0",
+        f"error: {config}:2, key 'alerting.email.from': alerting email from must be an email "
+        "address, not 'nobody'",
+        f"error: {config}:2, key 'alerting.email.password': an inline SMTP password is not "
+        "allowed: put it in a file only this user can read and set password_file to its path",
+        f"error: {config}:3, key 'alerting.webhook.url': alerting webhook url must be an "
+        "http:// or https:// URL, not 'ftp://x'",
+        f"error: {config}:3, key 'alerting.webhook.headers.X-A': alerting webhook header "
+        "'X-A' must be one line of text, not 'a\\nb'",
+        f"error: {config}:4, key 'alerting.dashboard_url': alerting dashboard_url must be a "
+        "URL template such as 'https://grafana.example.org/d/x?var-wiki={wiki}', not 'grafana'",
+        f"error: {config}:5, key 'alerting.timeout': alerting timeout must be a number of "
+        "seconds > 0 and <= 600, not 0",
+        f"warning: {config}:6, key 'alerting.pager': unknown key 'pager' in alerting (ignored; "
+        "known keys: email, webhook, dashboard_url, timeout)",
+        f"8 errors, 1 warning in {config} (1 of 1 report usable)"]

@@ -208,7 +208,9 @@ def _read_rule(index: int, raw: Any, problem: Problems,
     for key in raw:
         if key not in RULE_KEYS:
             bad(f"unknown key {key!r} (known: {', '.join(RULE_KEYS)})", str(key))
-    if not isinstance(name, str) or not _RULE_NAME.fullmatch(name):
+    if name is None:
+        bad("name is required (letters, digits, '_', '-' or '.')", "name")
+    elif not isinstance(name, str) or not _RULE_NAME.fullmatch(name):
         bad(f"name must be letters, digits, '_', '-' or '.', not {name!r}", "name")
     column = raw.get("column")
     if not isinstance(column, str) or not column.strip():
@@ -355,7 +357,7 @@ def _read_email(raw: Any, bad: Callable[..., None], query_folder: Path
             "email")
         return None
     for key in raw:
-        if key not in EMAIL_KEYS:
+        if key not in EMAIL_KEYS and key != "password":  # refused below
             bad(f"unknown key {key!r} in alerting email (known: {', '.join(EMAIL_KEYS)})",
                 "email", str(key))
     host = raw.get("smtp_host")
