@@ -573,3 +573,120 @@ def test_bad_alerting_settings(make_folder, run_cli):
         f"warning: {config}:6, key 'alerting.pager': unknown key 'pager' in alerting (ignored; "
         "known keys: email, webhook, dashboard_url, timeout)",
         f"8 errors, 1 warning in {config} (1 of 1 report usable)"]
+
+
+# -- ends, status, --fail-on-alert, stale through a run, the alerts command -------------
+
+
+ENDING = """\
+    r:
+        type: script
+        granularity: days
+        starts: 2026-10-01
+        ends: 2026-10-04
+        owner: owner@example.org
+        graphite: {path: "x.{_metric}", metrics: {edits: edits}}
+"""
+
+
+def test_ends_stops_computing_keeps_the_data_and_status_shows_it_ended(
+        make_folder, run_cli, tmp_path):
+    script = '#!/bin/sh\nprintf "date\\tedits\\n%s\\t5\\n" "$1"\n'
+    folder = make_folder("graphite: {host: 127.0.0.1, port: 9}\nreports:\n" + ENDING,
+                         executables={"r": script})
+    output = tmp_path / "out"
+    output.mkdir()
+    (output / "r.tsv").write_text("date\tedits\n2026-10-06\t7\n")  # written before `ends`
+    result = run_cli("run", folder, output, "--now", "2026-10-10", "--no-graphite")
+    assert result.code == 0, result.err
+    assert (output / "r.tsv").read_text() == (
+        "date\tedits\n2026-10-01\t5\n2026-10-02\t5\n2026-10-03\t5\n2026-10-06\t7\n")
+
+    status = run_cli("status", folder, output, "--now", "2026-10-10")
+    assert status.out.splitlines()[:2] == [
+        "REPORT  TYPE    GRANULARITY  FILES  FIRST       LAST        DONE/EXPECTED  MISSING  "
+        "OLDEST MISSING  LAST FAILURE  ENDS                OWNER",
+        "r       script  days         1/1    2026-10-01  2026-10-06  3/3            0        "
+        "-               -             2026-10-04 (ended)  owner@example.org"]
+    document = json.loads(run_cli("status", folder, output, "--now", "2026-10-02",
+                                  "--format", "json").out)
+    [entry] = document["reports"]
+    assert {k: entry[k] for k in ("owner", "ends", "ended", "alerts_firing")} == {
+        "owner": ["owner@example.org"], "ends": "2026-10-04", "ended": False,
+        "alerts_firing": []}
+
+    validate = run_cli("validate", folder)
+    assert f"warning: {folder}/config.yaml:7, report 'r', key 'ends': the report ended on " \
+           "2026-10-04 but still has graphite configured; remove it (or the report) as its " \
+           "clean-up" in validate.out.splitlines()
+
+
+def test_fail_on_alert_exits_4_while_an_alert_fires(edits_folder, run_cli, tmp_path,
+                                                    smtp_server, webhook_server):
+    folder = edits_folder(rows=["-\t2026-10-01\t3"])
+    output = tmp_path / "out"
+    assert run_cli("run", folder, output, "--now", "2026-10-02").code == 0
+    assert run_cli("run", folder, output, "--now", "2026-10-02", "--fail-on-alert").code == 4
+    write_values(folder, "date\tedits", ["-\t2026-10-01\t3", "-\t2026-10-02\t30"])
+    assert run_cli("run", folder, output, "--now", "2026-10-03", "--fail-on-alert").code == 0
+    smtp_server.wait_for(2)
+
+
+def test_stale_fires_when_a_failing_query_leaves_intervals_empty(
+        make_folder, run_cli, tmp_path, webhook_server):
+    script = ('#!/bin/sh\ncase "$1" in 2026-10-0[45]) echo "upstream late" >&2; exit 1;; esac\n'
+              'printf "date\\tedits\\n%s\\t5\\n" "$1"\n')
+    folder = make_folder(config_text(None, webhook_server.url, """\
+    r:
+        type: script
+        granularity: days
+        starts: 2026-10-01
+        alerts:
+            - {name: fresh, column: edits, stale: 2}
+"""), executables={"r": script})
+    output = tmp_path / "out"
+    assert run_cli("run", folder, output, "--now", "2026-10-05").code == 1  # 10-04 failed
+    assert webhook_server.posts == []  # only one interval missing
+    assert run_cli("run", folder, output, "--now", "2026-10-06").code == 1
+    [post] = webhook_server.wait_for(1)
+    assert (post.body["status"], post.body["detail"]) == (
+        "firing", "no data for the last 2 interval(s) due (2026-10-04 to 2026-10-05); the "
+                  "newest data is from 2026-10-03")
+    assert run_cli("run", folder, output, "--now", "2026-10-07").code == 1  # 10-06 came in
+    assert webhook_server.wait_for(2)[1].body["status"] == "resolved"
+
+
+def test_alerts_json_and_the_test_message(edits_folder, run_cli, tmp_path, smtp_server,
+                                          webhook_server):
+    folder = edits_folder(rows=["-\t2026-10-01\t3"])
+    output = tmp_path / "out"
+    assert json.loads(run_cli("alerts", folder, output, "--json").out) == {
+        "version": 1, "firing": [], "queued": 0}
+    run_cli("run", folder, output, "--now", "2026-10-02")
+    document = json.loads(run_cli("alerts", folder, output, "--json").out)
+    [incident] = document["firing"]
+    assert (incident["report"], incident["rule"], incident["value"], incident["status"]) == (
+        "edits", "low_edits", "3", "firing")
+    smtp_server.wait_for(1)
+    status = json.loads(run_cli("status", folder, output, "--now", "2026-10-02",
+                                "--format", "json").out)
+    assert status["reports"][0]["alerts_firing"] == [{
+        "rule": "low_edits", "series": "all rows", "since": "2026-10-02T00:00:00Z",
+        "value": "3", "detail": "3 on 2026-10-01 is below 10",
+        "incident_id": incident["incident_id"]}]
+
+    result = run_cli("alerts", folder, output, "--test", "edits", "--now", "2026-10-02")
+    assert (result.code, result.out) == (0, "email: sent\nwebhook: sent\n")
+    test_mail = smtp_server.wait_for(2)[1].message
+    assert test_mail["Subject"] == \
+        "[TEST] [reportupdater] FIRING: edits (all rows) rule 'low_edits'"
+    assert "Why:         a test alert sent by 'reportupdater alerts --test'; nothing is " \
+           "wrong\n" in body(parts(test_mail)["text/plain"][0])
+    assert webhook_server.wait_for(2)[1].body["test"] is True
+    assert len(read_state(output)) == 1  # a test changes no incident
+
+    smtp_server.stop()
+    result = run_cli("alerts", folder, output, "--test", "edits")
+    assert result.code == 1
+    assert result.out.startswith("email: FAILED: SMTP 127.0.0.1:")
+    assert result.out.endswith("webhook: sent\n")
