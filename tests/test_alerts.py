@@ -3,8 +3,10 @@ delivery against real SMTP (aiosmtpd) and HTTP servers on loopback."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import shutil
 import signal
 import struct
 import subprocess
@@ -15,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
+from reportupdater.alerts.sink import judge_report
+from reportupdater.config import load_config
 
 VALUES_SCRIPT = r"""
 #!/bin/sh
@@ -690,3 +694,21 @@ def test_alerts_json_and_the_test_message(edits_folder, run_cli, tmp_path, smtp_
     assert result.code == 1
     assert result.out.startswith("email: FAILED: SMTP 127.0.0.1:")
     assert result.out.endswith("webhook: sent\n")
+
+
+def test_the_demo_rule_is_judged_and_does_not_fire(tmp_path, run_cli):
+    queries = tmp_path / "queries"
+    shutil.copytree(REPO / "queries", queries, ignore=shutil.ignore_patterns(".lock", ".reruns"))
+    shutil.copy(REPO / "config.yaml", queries / "config.yaml")
+    output = tmp_path / "output"
+    result = run_cli("run", queries, output, "--now", "2026-11-01", "--no-graphite",
+                     "-r", "weekly_toggles", "--fail-on-alert", "-l", "debug")
+    assert result.code == 0, result.err
+    assert "alert" not in result.err.replace("alerts_cmd", "")
+    assert not (output / ".reportupdater-alerts.json").exists()
+    report = load_config(queries).report("weekly_toggles")
+    [(series, verdict)] = judge_report(report, output, dt.datetime(2026, 11, 1), [])
+    assert (verdict.failing, verdict.detail) == (
+        False, "306 on 2026-10-25 is within the limits of the median 289 of the previous 4 "
+               "point(s)")
+    assert run_cli("alerts", queries, output).out == "No alert is firing.\n"
