@@ -4,21 +4,50 @@ Input: a ``ReportConfig``, an ``Interval`` and the explode values. Output:
 the text to execute (SQL or HiveQL), or for a script its argument vector.
 Legacy ``.sql``/``.hql`` templates use ``str.format`` exactly as the original
 reportupdater did; ``.j2`` templates use Jinja2 with undefined variables made
-errors.
+errors. The config loader parses templates with ``template_variables``, so this
+module knows reports only by the two attributes it reads (``key``, ``template``)
+and never imports the config.
 """
 
 from __future__ import annotations
 
+import enum
 import functools
 import string
-from typing import TYPE_CHECKING, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Mapping, Protocol
 
-from .config import ReportConfig, Template
 from .errors import TemplateError
 from .intervals import Interval
 
 TIMESTAMP_FORMAT = "%Y%m%d%H%M%S"
 DATE_FORMAT = "%Y-%m-%d"
+
+
+class TemplateKind(enum.StrEnum):
+    """How a report's executable is turned into what runs."""
+
+    FORMAT = "format"  # a .sql/.hql file, rendered with str.format
+    JINJA = "jinja"  # a .sql.j2/.hql.j2 file, rendered with Jinja2
+    SCRIPT = "script"  # an executable, run with arguments
+
+
+@dataclass(frozen=True)
+class Template:
+    """A report's executable: a query template or a script."""
+
+    path: Path
+    kind: TemplateKind
+    language: str  # the report type: "sql", "hive" or "script"
+    text: str = ""
+
+
+class Renderable(Protocol):
+    """What rendering needs of a report (a ``config.ReportConfig`` has it)."""
+
+    key: str
+    template: Template
 
 
 def sql_quote(value: object) -> str:
@@ -67,7 +96,7 @@ def template_variables(template: Template) -> set[str]:
     return names
 
 
-def variables(report: ReportConfig, interval: Interval,
+def variables(report: Renderable, interval: Interval,
               explode: Mapping[str, str]) -> dict[str, object]:
     """Every variable a template of this report gets for this interval."""
     start, end = interval.start, interval.end
@@ -85,7 +114,7 @@ def variables(report: ReportConfig, interval: Interval,
     return values
 
 
-def render(report: ReportConfig, interval: Interval, explode: Mapping[str, str]) -> str:
+def render(report: Renderable, interval: Interval, explode: Mapping[str, str]) -> str:
     """The query text of ``report`` for ``interval``. Raises TemplateError."""
     template = report.template
     values = variables(report, interval, explode)
@@ -112,7 +141,7 @@ def render(report: ReportConfig, interval: Interval, explode: Mapping[str, str])
         raise TemplateError(f"template {template.path} cannot be rendered: {e}") from e
 
 
-def script_argv(report: ReportConfig, interval: Interval,
+def script_argv(report: Renderable, interval: Interval,
                 explode: Mapping[str, str]) -> list[str]:
     """``script start_date end_date <values sorted by placeholder> <query folder>``."""
     path = report.template.path

@@ -527,7 +527,7 @@ def test_bad_alert_rules_name_the_file_line_report_and_key(make_folder, run_cli,
     ("ticket: T123", "6, report 'r', key 'ticket': ticket must be a URL (http:// or "
                      "https://), not 'T123'"),
     ("ends: soon", "6, report 'r', key 'ends': ends 'soon' is not a date (YYYY-MM-DD)"),
-    ("description: [a, b]", "6, report 'r', key 'description': description must be text, "
+    ("description: [a, b]", "6, report 'r', key 'description': description must be a string, "
                             "not ['a', 'b']"),
 ])
 def test_bad_report_metadata(make_folder, run_cli, entry, message):

@@ -127,36 +127,20 @@ def _number(value: Any) -> Fraction | None:
 # -- report metadata -----------------------------------------------------------
 
 
-def read_owner(raw: Any, problem: Problems) -> tuple[str, ...]:
-    """``owner``: an email address or a list of them."""
+def parse_addresses(raw: Any) -> tuple[str, ...]:
+    """An email address or a list of them. Raises ValueError, worded to follow
+    the key's name: ``owner must be ...``, ``owner 'x' is not ...``."""
     items = [raw] if isinstance(raw, str) else raw
     if not isinstance(items, list) or not items:
-        problem(f"owner must be an email address or a list of them, not {raw!r}",
-                ("owner",), "error")
-        return ()
-    owners = []
+        raise ValueError(f"must be an email address or a list of them, not {raw!r}")
     for item in items:
         if not isinstance(item, str) or not _EMAIL.fullmatch(item.strip()):
-            problem(f"owner {item!r} is not an email address (name@example.org)",
-                    ("owner",), "error")
-            continue
-        owners.append(item.strip())
-    return tuple(owners)
+            raise ValueError(f"{item!r} is not an email address (name@example.org)")
+    return tuple(item.strip() for item in items)
 
 
-def read_ticket(raw: Any, problem: Problems) -> str | None:
-    if not isinstance(raw, str) or not _URL.fullmatch(raw.strip()):
-        problem(f"ticket must be a URL (http:// or https://), not {raw!r}", ("ticket",),
-                "error")
-        return None
-    return raw.strip()
-
-
-def read_description(raw: Any, problem: Problems) -> str | None:
-    if not isinstance(raw, str):
-        problem(f"description must be text, not {raw!r}", ("description",), "error")
-        return None
-    return raw.strip()
+def is_url(text: str) -> bool:
+    return bool(_URL.fullmatch(text))
 
 
 # -- alert rules -------------------------------------------------------------------
@@ -374,8 +358,10 @@ def _read_email(raw: Any, bad: Callable[..., None], query_folder: Path
             "from")
     to: tuple[str, ...] = ()
     if "to" in raw:
-        to = read_owner(raw["to"], lambda message, key, severity: bad(
-            "alerting email " + message.replace("owner", "to", 1), "email", "to"))
+        try:
+            to = parse_addresses(raw["to"])
+        except ValueError as e:
+            bad(f"alerting email to {e}", "email", "to")
     starttls = raw.get("starttls", False)
     if not isinstance(starttls, bool):
         bad(f"alerting email starttls must be true or false, not {starttls!r}", "email",
