@@ -712,3 +712,49 @@ def test_the_demo_rule_is_judged_and_does_not_fire(tmp_path, run_cli):
         False, "306 on 2026-10-25 is within the limits of the median 289 of the previous 4 "
                "point(s)")
     assert run_cli("alerts", queries, output).out == "No alert is firing.\n"
+
+
+def test_a_report_without_owner_mails_alerting_to_and_statsd_counts_the_alert(
+        make_folder, run_cli, tmp_path, smtp_server):
+    import socket
+
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # a real UDP listener
+    receiver.bind(("127.0.0.1", 0))
+    receiver.settimeout(30)
+    port = receiver.getsockname()[1]
+    folder = make_folder(f"""\
+alerting:
+    email: {{smtp_host: 127.0.0.1, smtp_port: {smtp_server.port}, from: ru@example.org,
+             to: [analytics@example.org]}}
+statsd: {{host: 127.0.0.1, port: {port}, prefix: ru}}
+reports:
+    edits:
+        type: script
+        granularity: days
+        starts: 2026-10-01
+        alerts:
+            - {{name: low_edits, column: edits, below: 10}}
+""", executables={"edits": VALUES_SCRIPT})
+    write_values(folder, "date\tedits", ["-\t2026-10-01\t3"])
+    try:
+        assert run_cli("run", folder, tmp_path / "out", "--now", "2026-10-02").code == 0
+        packets = []
+        while not any(b"ru.alerts.edits.low_edits.fired:1|c" in p for p in packets):
+            packets.append(receiver.recv(65536))
+    finally:
+        receiver.close()
+    [received] = smtp_server.wait_for(1)
+    assert received.rcpt_tos == ["analytics@example.org"]
+
+
+def test_a_rule_on_a_column_the_timeline_lacks_is_an_error_and_the_others_run(
+        edits_folder, run_cli, tmp_path, webhook_server, smtp_server):
+    report = EDITS + "            - {name: typo, column: edit, above: 1}\n"
+    folder = edits_folder(report, rows=["-\t2026-10-01\t3"])
+    output = tmp_path / "out"
+    result = run_cli("run", folder, output, "--now", "2026-10-02")
+    assert result.code == 0
+    assert f"ERROR alerts: report 'edits' ({output}/edits.tsv): alert rule 'typo' reads " \
+           "column 'edit', which the timeline does not have (columns: date, edits)" \
+           in result.err
+    assert [p.body["rule"] for p in webhook_server.wait_for(1)] == ["low_edits"]
