@@ -1,7 +1,7 @@
 """``python -m bench [SCENARIO...]``: measure the benchmark figures; one line each.
 
-Scenarios: backfill, noop (with the daily run), planning, graphite (default:
-all). Options:
+Scenarios: backfill, noop (with the daily run), planning, graphite, serve
+(default: all). Options:
 ``--rounds N`` interleaved backfill rounds, best of each kept (default 3).
 
 The package is byte-compiled first, as an installed package would be (the
@@ -20,7 +20,7 @@ import time
 
 from .common import REPO
 
-SCENARIOS = ("backfill", "noop", "planning", "graphite")
+SCENARIOS = ("backfill", "noop", "planning", "graphite", "serve")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,9 +45,12 @@ def main(argv: list[str] | None = None) -> int:
         elif name == "planning":
             from . import planning
             lines = planning.measure()
-        else:
+        elif name == "graphite":
             from . import graphite
             lines = graphite.measure()
+        else:
+            from . import serve
+            lines = serve.measure()
         for line in lines:
             print(line, flush=True)
     print(f"# done in {time.monotonic() - started:.0f} s", flush=True)

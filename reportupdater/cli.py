@@ -304,4 +304,5 @@ EXTENSION_MODULES += ["reportupdater.validate", "reportupdater.render_cmd",
                       "reportupdater.status", "reportupdater.progress"]
 EXTENSION_MODULES += ["reportupdater.try_cmd", "reportupdater.test_cmd",
                       "reportupdater.fixtures_cmd"]
+EXTENSION_MODULES += ["reportupdater.serve_cmd", "reportupdater.dashboard_cmd"]
 EXTENSION_MODULES += ["reportupdater.alerts_cmd"]

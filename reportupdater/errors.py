@@ -44,6 +44,14 @@ class UsageError(ReportUpdaterError):
     """The command line asks for something impossible or contradictory."""
 
 
+class NotFoundError(ReportUpdaterError):
+    """A request names a report, explode value or file that is not there."""
+
+
+class BadRequestError(ReportUpdaterError):
+    """A request's parameters are malformed (a bad date, an unknown column)."""
+
+
 class RunStuckError(ReportUpdaterError):
     """Another run has held the lock of this query folder for longer than max_run_seconds."""
 

@@ -20,7 +20,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from . import schedule, timeline as tl
 from .cli import (EXIT_FAILED, EXIT_OK, OBSERVER_FACTORIES, PARSER_EXTENSIONS, _Formatter,
@@ -237,9 +237,14 @@ def report_status(report: ReportConfig, output_folder: Path, now: dt.datetime) -
     return status
 
 
-def collect_status(config: Config, output_folder: Path, now: dt.datetime
+def collect_status(config: Config, output_folder: Path, now: dt.datetime,
+                   one_report: Callable[[ReportConfig, Path, dt.datetime],
+                                        ReportStatus] = report_status,
                    ) -> tuple[list[ReportStatus], str | None]:
-    """One status per report key, in config order, and the state file's problem."""
+    """One status per report key, in config order, and the state file's problem.
+
+    ``one_report`` computes a valid report's status (a server passes a cached
+    ``report_status``)."""
     failures, problem = read_state(state_path(output_folder))
     try:
         firing = firing_incidents(output_folder)
@@ -253,7 +258,7 @@ def collect_status(config: Config, output_folder: Path, now: dt.datetime
             status = ReportStatus(key)
             status.errors += [f"config: {p}" for p in config.errors if p.report == key]
         else:
-            status = report_status(report, output_folder, now)
+            status = one_report(report, output_folder, now)
         status.last_failure = failures.get(key)
         status.alerts_firing = [firing_entry(i) for i in firing if i.get("report") == key]
         statuses.append(status)
@@ -318,17 +323,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     holder, clock = current_holder(args.query_folder), time.time()
     stuck = holder is not None and holder.is_stuck(config.max_run_seconds, clock)
     if args.format == "json":
-        document = {
-            "version": STATUS_VERSION,
-            "now": _utc(now),
-            "config": str(config.path),
-            "query_folder": str(args.query_folder),
-            "output_folder": str(args.output_folder),
-            "state_error": problem,
-            "run_in_progress": (holder.as_json(config.max_run_seconds, clock)
-                                if holder is not None else None),
-            "reports": [s.as_json() for s in statuses],
-        }
+        document = status_document(
+            config, args.query_folder, args.output_folder, now, statuses, problem,
+            holder.as_json(config.max_run_seconds, clock) if holder is not None else None)
         print(json.dumps(document, indent=2, ensure_ascii=False))
     else:
         print(format_table(statuses, problem))
@@ -336,6 +333,23 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"\n{holder.status_line(config.max_run_seconds, clock)}")
     failing = stuck or any(s.errors or s.last_failure for s in statuses)
     return EXIT_FAILED if failing else EXIT_OK
+
+
+def status_document(config: Config, query_folder: Path, output_folder: Path,
+                    now: dt.datetime, statuses: Sequence[ReportStatus],
+                    problem: str | None, run_in_progress: dict[str, Any] | None
+                    ) -> dict[str, Any]:
+    """The ``status --format json`` document (schema ``STATUS_VERSION``)."""
+    return {
+        "version": STATUS_VERSION,
+        "now": _utc(now),
+        "config": str(config.path),
+        "query_folder": str(query_folder),
+        "output_folder": str(output_folder),
+        "state_error": problem,
+        "run_in_progress": run_in_progress,
+        "reports": [s.as_json() for s in statuses],
+    }
 
 
 def format_table(statuses: Sequence[ReportStatus], state_problem: str | None = None) -> str:

@@ -42,7 +42,8 @@ def commands() -> list[str]:
     """The commands ``reportupdater --help`` lists, in its order."""
     text = help_text("reportupdater")
     section = text.split("positional arguments:\n", 1)[1].split("\n\n", 1)[0]
-    return [m.group(1) for m in re.finditer(r"^ {4}(\S+)  ", section, re.M)]
+    # A long name stands alone on its line, its help wrapped below it.
+    return [m.group(1) for m in re.finditer(r"^ {4}(\S+)(?:  |$)", section, re.M)]
 
 
 def expand(text: str) -> str:
