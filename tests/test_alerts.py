@@ -758,3 +758,19 @@ def test_a_rule_on_a_column_the_timeline_lacks_is_an_error_and_the_others_run(
            "column 'edit', which the timeline does not have (columns: date, edits)" \
            in result.err
     assert [p.body["rule"] for p in webhook_server.wait_for(1)] == ["low_edits"]
+
+
+def test_stale_fires_for_a_report_that_never_wrote_a_file(make_folder, run_cli, tmp_path,
+                                                          webhook_server):
+    folder = make_folder(config_text(None, webhook_server.url, """\
+    r:
+        type: script
+        granularity: days
+        starts: 2026-10-01
+        alerts:
+            - {name: fresh, column: edits, stale: 2}
+"""), executables={"r": "#!/bin/sh\nexit 3\n"})
+    assert run_cli("run", folder, tmp_path / "out", "--now", "2026-10-04").code == 1
+    [post] = webhook_server.wait_for(1)
+    assert post.body["detail"] == ("no data for the last 2 interval(s) due (2026-10-02 to "
+                                   "2026-10-03); there is no data at all")

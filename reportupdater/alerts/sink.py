@@ -79,33 +79,30 @@ def due_labels(report: ReportConfig, now: dt.datetime, count: int) -> list[str]:
 
 def judge_report(report: ReportConfig, output_folder: Path, now: dt.datetime,
                  problems: list[str]) -> list[tuple[Series, Verdict]]:
-    """Every series of every rule of ``report``, judged."""
+    """Every series of every rule of ``report``, judged; what can't be judged
+    (an unreadable file, a column the timeline lacks) goes to ``problems``."""
     judged = []
-    timelines: dict[tuple, tl.Timeline | None] = {}
     for explode in report.explode_combinations():
         matching = [rule for rule in report.alerts if explode_matches(rule, explode)]
         if not matching:
             continue
         path = report.timeline_path(output_folder, explode)
         try:
-            timelines[tuple(explode.items())] = tl.read_timeline(path, report.granularity)
+            timeline = tl.read_timeline(path, report.granularity)
         except TimelineError as e:
             problems.append(f"alerts: report {report.key!r}: {e}")
             continue
-        timeline = timelines[tuple(explode.items())]
-        header = timeline.header if timeline else [""]
-        rows = timeline.rows if timeline else {}
         for rule in matching:
-            if timeline is None and rule.judges_values:
-                continue  # no file yet: nothing to judge (stale still counts)
-            try:
-                cut = cut_series(report.key, rule, explode, header, rows)
-            except ColumnMissing as e:
-                if timeline is None:
-                    cut = [Series(report.key, rule, tuple(explode.items()),
-                                  tuple((k, v) for k, v in rule.where if k not in explode),
-                                  ())]
-                else:
+            if timeline is None:  # no file yet: only stale has something to judge
+                if rule.judges_values:
+                    continue
+                labels = tuple((k, v) for k, v in rule.where if k not in explode)
+                cut = [Series(report.key, rule, tuple(explode.items()), labels, ())]
+            else:
+                try:
+                    cut = cut_series(report.key, rule, explode, timeline.header,
+                                     timeline.rows)
+                except ColumnMissing as e:
                     problems.append(f"alerts: report {report.key!r} ({path}): {e}")
                     continue
             due = due_labels(report, now, rule.intervals or 0)
