@@ -106,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true",
                      help="list the intervals that would execute; connect nowhere, "
                           "write nothing")
+    run.add_argument("--rebuild", action="store_true",
+                     help="keep a timeline written for another granularity beside it "
+                          "as NAME.GRANULARITY.bak and recompute its report from the "
+                          "start (default: refuse such a timeline)")
     run.add_argument("--checkpoint-seconds", type=float, default=60.0,
                      help=argparse.SUPPRESS)
     run.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
@@ -214,7 +218,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     options = RunOptions(
         output_folder=args.output_folder, now=args.now or utcnow(),
         reports=tuple(args.report), jobs=args.jobs or config.jobs or 4,
-        checkpoint_seconds=args.checkpoint_seconds, start=args.start, until=args.until)
+        checkpoint_seconds=args.checkpoint_seconds, start=args.start, until=args.until,
+        rebuild=args.rebuild and not args.dry_run)  # a dry run moves nothing
     if args.dry_run:
         from .plan import print_plan
         return print_plan(config, options)

@@ -32,6 +32,15 @@ class TimelineError(ReportUpdaterError):
     """An existing TSV timeline cannot be read or written."""
 
 
+class GranularityError(TimelineError):
+    """A timeline was written for another granularity than its report's now."""
+
+    def __init__(self, message: str, *, path: object = None, found: object = None,
+                 wanted: object = None):
+        super().__init__(message)
+        self.path, self.found, self.wanted = path, found, wanted
+
+
 class RerunError(ReportUpdaterError):
     """A rerun request is invalid (bad dates, unknown reports)."""
 

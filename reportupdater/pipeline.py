@@ -65,6 +65,7 @@ class RunOptions:
     # it is touched (no max_data_points trim, rerun requests kept).
     start: dt.datetime | None = None
     until: dt.datetime | None = None
+    rebuild: bool = False  # set aside timelines of another granularity, recompute them
 
     @property
     def windowed(self) -> bool:
@@ -386,6 +387,7 @@ class Runner:
         self.summary = RunSummary()
         self.requests = load_requests(config.query_folder)
         self.triage = TriageCache(config.query_folder / TRIAGE_CACHE)
+        self.outputs = tl.OutputFolder(options.output_folder)
         self._reached: list[str] = []  # reports the plan got to, in order
         self.deadline: RunDeadline | None = None
 
@@ -414,7 +416,9 @@ class Runner:
             for explode in report.explode_combinations():
                 path = report.timeline_path(self.options.output_folder, explode)
                 try:
-                    done = self.triage.coverage(path, report.granularity)
+                    path = self.outputs.target(path)  # a link's file, inside the folder
+                    done = self.triage.coverage(path, report.granularity,
+                                                rebuild=self.options.rebuild)
                 except TimelineError as e:
                     yield _Unusable(report, explode, str(e),
                                     schedule.expected_count(report, now))

@@ -29,7 +29,7 @@ from . import schedule
 from .config import Config
 from .errors import RerunError
 from .intervals import parse_moment
-from .timeline import temporary_path
+from .atomic import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +108,8 @@ def _format(moment: dt.datetime) -> str:
 
 
 def _write(path: Path, start: dt.datetime, end: dt.datetime, reports: Iterable[str]) -> None:
-    with temporary_path(path) as temp:
-        temp.write_text("\n".join([_format(start), _format(end), *reports]) + "\n",
-                        encoding="utf-8")
+    write_atomic(path, ("\n".join([_format(start), _format(end), *reports]) + "\n"
+                        ).encode("utf-8"))
 
 
 def unknown_reports(request: RerunRequest, report_keys: Collection[str]) -> list[str]:

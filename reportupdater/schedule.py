@@ -12,7 +12,7 @@ from typing import Container, Iterator, Sequence
 
 from .config import ReportConfig
 from .intervals import Granularity, Interval
-from .triage import Coverage, index_of, start_of
+from .triage import Coverage
 
 
 def window(report: ReportConfig, now: dt.datetime) -> tuple[dt.datetime, dt.datetime] | None:
@@ -65,8 +65,8 @@ def missing_intervals(report: ReportConfig, now: dt.datetime,
         return
     if reruns:
         done = done.without(rerun_indexes(g, reruns))
-    for index in done.missing(index_of(bounds[0], g), index_of(bounds[1], g)):
-        yield Interval(start_of(index, g), g)
+    for index in done.missing(g.index(bounds[0]), g.index(bounds[1])):
+        yield Interval(g.start_of(index), g)
 
 
 def rerun_indexes(g: Granularity, reruns: Sequence[tuple[dt.datetime, dt.datetime]]
@@ -79,7 +79,7 @@ def rerun_indexes(g: Granularity, reruns: Sequence[tuple[dt.datetime, dt.datetim
             last = g.add(last, -1)
         first = g.truncate(start)
         if first <= last:
-            ranges.append((index_of(first, g), index_of(last, g)))
+            ranges.append((g.index(first), g.index(last)))
     return ranges
 
 

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
 
-from .. import timeline as tl
+from .. import atomic
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +30,10 @@ OUTBOX_DIR = ".alerts-outbox"
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """The project's atomic write (temp file, fsync, rename, folder fsync)."""
+    """Write through the project's helper (temp file, fsync, rename, folder
+    fsync), creating the folder first. Raises OSError."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tl.temporary_path(path) as temp:
-        with open(temp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+    atomic.write_atomic(path, data)
 
 
 def _json_bytes(document: Any) -> bytes:
