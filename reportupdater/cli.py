@@ -310,4 +310,5 @@ EXTENSION_MODULES += ["reportupdater.validate", "reportupdater.render_cmd",
 EXTENSION_MODULES += ["reportupdater.try_cmd", "reportupdater.test_cmd",
                       "reportupdater.fixtures_cmd"]
 EXTENSION_MODULES += ["reportupdater.serve_cmd", "reportupdater.dashboard_cmd"]
+EXTENSION_MODULES += ["reportupdater.metric_cmd"]
 EXTENSION_MODULES += ["reportupdater.alerts_cmd"]

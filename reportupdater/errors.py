@@ -77,5 +77,17 @@ class CaseError(ReportUpdaterError):
     """A test case of a query folder (``tests/<case>/case.yaml``) cannot be used."""
 
 
+class CohortError(ReportUpdaterError):
+    """A cohort cannot be read, resolved or measured (bad file, failed query)."""
+
+
+class MetricParameterError(CohortError):
+    """A metric parameter has a bad value; ``parameter`` names it."""
+
+    def __init__(self, parameter: str, message: str):
+        super().__init__(message)
+        self.parameter = parameter
+
+
 class DeliveryError(ReportUpdaterError):
     """An alert message could not be delivered (server down, refused, timed out)."""

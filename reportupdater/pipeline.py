@@ -236,6 +236,8 @@ def execute_interval(pool: EnginePool, report: ReportConfig, interval: Interval,
     if report.type == "script":
         query = Query(report, interval, explode,
                       argv=tuple(templates.script_argv(report, interval, explode)))
+    elif report.type == "cohort":
+        query = Query(report, interval, explode)  # the engine builds its own queries
     else:
         query = Query(report, interval, explode,
                       text=templates.render(report, interval, explode))

@@ -238,8 +238,8 @@ def _free_path(path: Path) -> Path:
 
 def _write_reason(request_path: Path, reason: str) -> None:
     moment = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    with temporary_path(request_path.with_name(request_path.name + REASON_SUFFIX)) as temp:
-        temp.write_text(f"rejected at {moment}: {reason}\n", encoding="utf-8")
+    write_atomic(request_path.with_name(request_path.name + REASON_SUFFIX),
+                 f"rejected at {moment}: {reason}\n".encode("utf-8"))
 
 
 def _names(reports: Iterable[str]) -> str:

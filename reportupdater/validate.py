@@ -39,8 +39,8 @@ def render_problems(config: Config, lines: dict[tuple[str, ...], int]) -> list[P
     """Render each query for its first interval and explode combination."""
     problems = []
     for report in config.reports:
-        if report.type == "script":
-            continue  # its argv always builds; load_config checked the file
+        if report.type in ("script", "cohort"):
+            continue  # argv always builds; a cohort report's SQL is built in
         explode = next(report.explode_combinations())
         interval = Interval.containing(report.starts, report.granularity)
         try:

@@ -7,6 +7,8 @@ the values print as the words written in the YAML.
 
 from __future__ import annotations
 
+from ..cohorts.spec import CohortConfig, CohortReport
+
 import datetime as dt
 import enum
 import itertools
@@ -28,6 +30,7 @@ class ReportType(enum.StrEnum):
     SQL = "sql"
     HIVE = "hive"
     SCRIPT = "script"
+    COHORT = "cohort"
 
 
 class DatabaseEngine(enum.StrEnum):
@@ -145,6 +148,7 @@ class ReportConfig:
     # PLAIN or ANY; None for a script report that does not name the key.
     explode_values: ExplodeValues | None = ExplodeValues.PLAIN
     dialect: Dialect | None = None  # the query's SQL dialect for local runs (None: by engine)
+    cohort: CohortReport | None = None  # type: cohort reports only
     owner: tuple[str, ...] = ()  # email addresses
     description: str | None = None
     ticket: str | None = None  # a URL
@@ -225,6 +229,7 @@ class Config:
     alerting: AlertingSettings | None = None
     problems: tuple[Problem, ...] = ()
     report_keys: tuple[str, ...] = ()  # every key under `reports`, valid or not
+    cohorts: Mapping[str, CohortConfig] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def errors(self) -> tuple[Problem, ...]:

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import os
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from ..alerts.settings import read_rules
+from ..cohorts.spec import CohortConfig
 from ..templates import Template, TemplateKind, template_variables
 from .explode import (JINJA_EXTRA_VARIABLES, TEMPLATE_VARIABLES, ValueRule,
                       read_explode_by)
 from .hive import hive_sink, read_hive_settings
 from .model import (DatabaseConfig, ExplodeValues, GraphiteConfig, ReportConfig,
                     ReportGraphite, ReportType)
+from .cohorts import read_cohort_report
 from .names import check_explode_value
 from .problems import Collector
 from .sections import REPORT, unsafe_in_metric
@@ -40,6 +42,7 @@ class Context:
     graphite: GraphiteConfig | None
     top_hive: dict
     query_folder: Path
+    cohorts: Mapping[str, CohortConfig] = field(default_factory=dict)
 
 
 def read_report(key: str, settings: Any, ctx: Context, c: Collector) -> ReportConfig | None:
@@ -95,8 +98,12 @@ def _derived(key: str, settings: dict, values: dict[str, Any], ctx: Context, c: 
     graphite = None
     if "graphite" in settings:
         graphite = read_report_graphite(settings["graphite"], ctx.graphite, bad)
+    cohort = None
+    if report_type is ReportType.COHORT:
+        cohort = read_cohort_report(key, values, ctx.cohorts, bad)
     template = None
-    if values["execute"] is not None and report_type is not None:
+    if (values["execute"] is not None and report_type is not None
+            and report_type is not ReportType.COHORT):
         template = read_template(report_type, values["execute"], ctx.query_folder, bad)
         if template is not None and explode_by is not None:
             check_placeholders(template, [name for name, _ in explode_by], bad)
@@ -107,7 +114,8 @@ def _derived(key: str, settings: dict, values: dict[str, Any], ctx: Context, c: 
     if settings.get("alerts") is not None:
         alerts = read_rules(settings["alerts"], rule_sink(key, c), dict(explode_by or ()))
     return dict(explode_by=explode_by, hive_settings=hive_settings, graphite=graphite,
-                template=template, explode_values=explode_values, alerts=alerts)
+                template=template, explode_values=explode_values, cohort=cohort,
+                alerts=alerts)
 
 
 def _check_ends(values: dict[str, Any], bad: Bad) -> None:

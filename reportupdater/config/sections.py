@@ -168,6 +168,7 @@ TOP_LEVEL = Section({
                              "a run that has taken longer stops itself"),
     "alerting": Field(Table("a mapping with email and/or webhook"), None,
                       "where alert messages go (see docs/alerts.md)", null_is_default=True),
+    "cohorts": Field(Table(), {}, "a map of cohort name to `{db, users}` or `{db, query}`"),
 }, label="'{key}'", unknown="unknown top-level key {key!r} (ignored; known keys: {known})")
 
 REPORT = Section({
@@ -198,6 +199,11 @@ REPORT = Section({
     "alerts": Field(Kind(), None, "alert rules, per report (see docs/alerts.md)"),
     "dialect": Field(Choice(Dialect), None, "the SQL dialect of the query, for local runs "
                                            "(default: by engine)"),
+    "metric": Field(Kind(), None, "for `cohort` reports: the metric measured"),
+    "cohort": Field(Kind(), None, "for `cohort` reports: a key of `cohorts`"),
+    "params": Field(Kind(), None, "for `cohort` reports: the metric's parameters"),
+    "aggregate": Field(Kind(), None, "for `cohort` reports: the aggregate columns written "
+                                     "(default: all)"),
 }, unknown="unknown key {key!r} (ignored; is it a typo?)")
 
 DEFAULTS = dataclasses.replace(REPORT, unknown="unknown key {key!r} in defaults (ignored)")
