@@ -30,6 +30,7 @@ EXIT_OK = 0  # everything due succeeded
 EXIT_FAILED = 1  # a report failed to read, execute or write
 EXIT_USAGE = 2  # bad invocation or an unreadable config
 EXIT_QUEUED = 3  # data written, but Graphite points wait in the outbox
+EXIT_ALERT = 4  # run --fail-on-alert: an alert is firing after the run
 EXIT_STUCK = 5  # another run has held the lock for longer than max_run_seconds
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
@@ -113,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help=argparse.SUPPRESS)
     run.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                      help="progress bar on stderr (default: auto, only on a terminal)")
+    run.add_argument("--fail-on-alert", action="store_true",
+                     help="exit 4 when an alert is firing after the run")
     _add_common(run)
 
     rerun = sub.add_parser(
@@ -142,9 +145,11 @@ time; a second one exits 0 at once. A run stops itself after max_run_seconds
 Exit status: 0 all due intervals succeeded, or another run holds the lock;
 1 a report failed to read, execute or write (the others still ran), or the run
 passed max_run_seconds and stopped; 2 bad invocation or unreadable config;
-3 everything was written but Graphite points wait in the outbox; 5 another
-run has held the lock for longer than max_run_seconds (it may be hung; the
-message names its PID and start time).
+3 everything was written but Graphite points wait in the outbox; 4 with
+--fail-on-alert, an alert is firing after the run (1 wins over 4, 4 over 3);
+5 another run has held the lock for longer than max_run_seconds (it may be
+hung; the message names its PID and start time). A message about an alert
+that can't be delivered waits in the outbox and changes no exit status.
 
 Example:
   reportupdater run queries output
@@ -234,6 +239,9 @@ def cmd_run(args: argparse.Namespace) -> int:
              summary.files_written, len(summary.failures))
     if summary.failures or config.errors or summary.stopped_by_time_limit:
         return EXIT_FAILED
+    # The alert sink counts the incidents open after the run.
+    if args.fail_on_alert and any(getattr(o, "firing", 0) for o in observers):
+        return EXIT_ALERT
     if summary.graphite_queued:
         return EXIT_QUEUED
     return EXIT_OK
@@ -303,3 +311,4 @@ EXTENSION_MODULES += ["reportupdater.try_cmd", "reportupdater.test_cmd",
                       "reportupdater.fixtures_cmd"]
 EXTENSION_MODULES += ["reportupdater.serve_cmd", "reportupdater.dashboard_cmd"]
 EXTENSION_MODULES += ["reportupdater.metric_cmd"]
+EXTENSION_MODULES += ["reportupdater.alerts_cmd"]

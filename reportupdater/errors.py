@@ -96,3 +96,7 @@ class CohortUploadError(CohortError):
     def __init__(self, parameter: str, message: str):
         super().__init__(message)
         self.parameter = parameter
+
+
+class DeliveryError(ReportUpdaterError):
+    """An alert message could not be delivered (server down, refused, timed out)."""

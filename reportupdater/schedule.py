@@ -18,12 +18,15 @@ from .triage import Coverage
 def window(report: ReportConfig, now: dt.datetime) -> tuple[dt.datetime, dt.datetime] | None:
     """First and last interval starts a report should have, or None if none yet.
 
-    The last interval is the one ending at or before ``now - lag``; with
+    The last interval is the one ending at or before ``now - lag``, and one
+    starting before ``ends`` if the report has an end date; with
     ``max_data_points: N`` only the last N intervals are considered.
     """
     g = report.granularity
     first = g.truncate(report.starts)
     last = g.add(g.truncate(now - dt.timedelta(seconds=report.lag)), -1)
+    if report.ends is not None:
+        last = min(last, g.truncate(report.ends - dt.timedelta(microseconds=1)))
     if report.max_data_points:
         first = max(first, g.add(last, -(report.max_data_points - 1)))
     if last < first:

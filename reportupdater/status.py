@@ -25,6 +25,8 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from . import schedule, timeline as tl
 from .cli import (EXIT_FAILED, EXIT_OK, OBSERVER_FACTORIES, PARSER_EXTENSIONS, _Formatter,
                   _add_common, add_folders, _moment, command, read_config, utcnow)
+from .alerts.sink import firing_incidents
+from .alerts.store import StateError
 from .config import Config, ReportConfig
 from .errors import TimelineError
 from .intervals import Interval
@@ -160,6 +162,10 @@ class ReportStatus:
     oldest_missing: Interval | None = None
     last_failure: dict | None = None
     errors: list[str] = field(default_factory=list)
+    owner: tuple[str, ...] = ()
+    ends: str | None = None  # YYYY-MM-DD
+    ended: bool = False  # ends has passed: nothing more is computed
+    alerts_firing: list[dict] = field(default_factory=list)
 
     @property
     def missing(self) -> int:
@@ -178,6 +184,10 @@ class ReportStatus:
                           "oldest_missing": interval_json(self.oldest_missing)},
             "last_failure": self.last_failure,
             "errors": list(self.errors),
+            "owner": list(self.owner),
+            "ends": self.ends,
+            "ended": self.ended,
+            "alerts_firing": list(self.alerts_firing),
         }
 
 
@@ -192,7 +202,10 @@ def expected_labels(report: ReportConfig, now: dt.datetime) -> list[str]:
 
 def report_status(report: ReportConfig, output_folder: Path, now: dt.datetime) -> ReportStatus:
     status = ReportStatus(report.key, report.type, report.granularity.value,
-                          explode_total=report.combination_count())
+                          explode_total=report.combination_count(), owner=report.owner)
+    if report.ends is not None:
+        status.ends = f"{report.ends:%Y-%m-%d}"
+        status.ended = report.ends <= now
     expected = expected_labels(report, now)
     expected_set = set(expected)
     oldest: list[str] = []
@@ -233,6 +246,11 @@ def collect_status(config: Config, output_folder: Path, now: dt.datetime,
     ``one_report`` computes a valid report's status (a server passes a cached
     ``report_status``)."""
     failures, problem = read_state(state_path(output_folder))
+    try:
+        firing = firing_incidents(output_folder)
+    except StateError as e:
+        firing = []
+        problem = f"{problem}; {e}" if problem else str(e)
     statuses = []
     for key in config.report_keys:
         report = config.report(key)
@@ -242,8 +260,17 @@ def collect_status(config: Config, output_folder: Path, now: dt.datetime,
         else:
             status = one_report(report, output_folder, now)
         status.last_failure = failures.get(key)
+        status.alerts_firing = [firing_entry(i) for i in firing if i.get("report") == key]
         statuses.append(status)
     return statuses, problem
+
+
+def firing_entry(incident: Mapping[str, Any]) -> dict[str, Any]:
+    """A firing alert as ``status --format json`` shows it."""
+    return {"rule": incident.get("rule"), "series": incident.get("series_name"),
+            "since": incident.get("fired_at"),
+            "value": incident.get("last_value") or incident.get("value"),
+            "detail": incident.get("detail"), "incident_id": incident.get("incident_id")}
 
 
 # -- the command -------------------------------------------------------------
@@ -252,9 +279,10 @@ def collect_status(config: Config, output_folder: Path, now: dt.datetime,
 STATUS_DOC = """\
 Show, for each report: its type and granularity; for how many explode
 combinations a file exists; the first and last date present; the intervals
-done and expected now; how many are missing and the oldest missing one; and
-the last failure a run recorded (in OUTPUT_FOLDER/.reportupdater-state.json);
-and the run in progress, if one holds the query folder's lock, and since when.
+done and expected now; how many are missing and the oldest missing one; the
+last failure a run recorded (in OUTPUT_FOLDER/.reportupdater-state.json); its
+end date ("ended" once passed) and owner; the alerts firing; and the run in
+progress, if one holds the query folder's lock, and since when.
 It reads files only. --format json prints a stable document for monitoring
 (see docs/operator.md for its schema).
 
@@ -326,7 +354,7 @@ def status_document(config: Config, query_folder: Path, output_folder: Path,
 
 def format_table(statuses: Sequence[ReportStatus], state_problem: str | None = None) -> str:
     header = ["REPORT", "TYPE", "GRANULARITY", "FILES", "FIRST", "LAST", "DONE/EXPECTED",
-              "MISSING", "OLDEST MISSING", "LAST FAILURE"]
+              "MISSING", "OLDEST MISSING", "LAST FAILURE", "ENDS", "OWNER"]
     rows = [header]
     for s in statuses:
         failure = s.last_failure
@@ -338,6 +366,9 @@ def format_table(statuses: Sequence[ReportStatus], state_problem: str | None = N
             str(s.missing) if s.type else "-",
             s.oldest_missing.label if s.oldest_missing else "-",
             str(failure.get("at", "?")) if failure else "-",
+            (f"{s.ends} (ended)" if s.ended else s.ends) if s.ends else "-",
+            (s.owner[0] + (f" +{len(s.owner) - 1}" if len(s.owner) > 1 else ""))
+            if s.owner else "-",
         ])
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
@@ -347,6 +378,12 @@ def format_table(statuses: Sequence[ReportStatus], state_problem: str | None = N
         problems.append(f"  {state_problem}")
     if problems:
         lines += ["", "Problems:", *problems]
+    alerts = [(s.report, a) for s in statuses for a in s.alerts_firing]
+    if alerts:
+        lines += ["", "Firing alerts:"]
+        for report, a in alerts:
+            lines.append(f"  {report} ({a['series']}) rule {a['rule']!r} since {a['since']}: "
+                         f"{a['detail']}")
     failed = [s for s in statuses if s.last_failure]
     if failed:
         lines += ["", "Last failures:"]

@@ -77,13 +77,34 @@ def rerun_problems(config: Config, now: dt.datetime | None = None) -> list[Probl
                                                           config.report_keys, now)]
 
 
+def ended_problems(config: Config, lines: dict[tuple[str, ...], int],
+                   now: dt.datetime | None = None) -> list[Problem]:
+    """Reports past their ``ends`` that still publish to Graphite or alert: a
+    warning, since nothing new will come (time to clean up)."""
+    now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    problems = []
+    for report in config.reports:
+        if report.ends is None or report.ends > now:
+            continue
+        still = [k for k, on in (("graphite", report.graphite), ("alerts", report.alerts)) if on]
+        if still:
+            problems.append(Problem(
+                str(config.path), f"the report ended on {report.ends:%Y-%m-%d} but still has "
+                f"{' and '.join(still)} configured; remove {'them' if len(still) > 1 else 'it'}"
+                " (or the report) as its clean-up", report.key, "ends",
+                _line(lines, "reports", report.key, "ends") or _line(lines, "defaults", "ends"),
+                "warning"))
+    return problems
+
+
 def all_problems(config: Config) -> list[Problem]:
     try:
         lines = _yaml_lines(config.path.read_text(encoding="utf-8"))
     except OSError:
         lines = {}
     found = [*config.problems, *render_problems(config, lines),
-             *credential_problems(config, lines), *rerun_problems(config)]
+             *credential_problems(config, lines), *rerun_problems(config),
+             *ended_problems(config, lines)]
     # Top to bottom through each file, so the list reads like the config.
     return sorted(found, key=lambda p: (p.file != str(config.path), p.file, p.line or 0))
 

@@ -21,7 +21,7 @@ import pytest
 from reportupdater import cli
 
 pytest_plugins = ["servers.hive", "servers.graphite", "servers.web", "servers.mariadb",
-                  "servers.dns"]
+                  "servers.dns", "servers.alerting"]
 
 REPO = Path(__file__).resolve().parent.parent
 MARIADB = dict(host=os.environ.get("RU_TEST_MYSQL_HOST", "127.0.0.1"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import MappingProxyType
 
+from ..alerts.settings import read_alerting
 from ..errors import ConfigError
 from .model import DEFAULT_MAX_RUN_SECONDS, Config
 from .problems import Collector
@@ -75,6 +76,13 @@ def _build(raw: dict, path: Path, query_folder: Path, c: Collector) -> Config:
     graphite = read_graphite(top["graphite"], query_folder, c)
     statsd = read_statsd(top["statsd"], c)
     cohorts = read_cohorts(top["cohorts"] or {}, databases, query_folder, c)
+    alerting = None
+    if top["alerting"] is not None:
+        alerting = read_alerting(top["alerting"], lambda message, path, severity: c.add(
+            message, path=("alerting", *path), severity=severity), query_folder)
+    if "alerts" in defaults:
+        c.add("alerts belong to a report, not to defaults (a rule names the report's "
+              "columns)", path=("defaults", "alerts"))
     context = Context(defaults=defaults, databases=databases, graphite=graphite,
                       top_hive=top["hive"] or {}, query_folder=query_folder,
                       cohorts=cohorts)
@@ -86,6 +94,7 @@ def _build(raw: dict, path: Path, query_folder: Path, c: Collector) -> Config:
     return Config(path=path, query_folder=query_folder, reports=tuple(reports),
                   databases=MappingProxyType(databases), graphite=graphite, statsd=statsd,
                   jobs=top["jobs"], max_run_seconds=top["max_run_seconds"] or DEFAULT_MAX_RUN_SECONDS,
+                  alerting=alerting,
                   problems=tuple(c.problems),
                   report_keys=tuple(str(k) for k in raw["reports"]),
                   cohorts=MappingProxyType(cohorts))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-
+from ..alerts.settings import read_rules
 from ..cohorts.spec import CohortConfig
 from ..templates import Template, TemplateKind, template_variables
 from .explode import (JINJA_EXTRA_VARIABLES, TEMPLATE_VARIABLES, ValueRule,
@@ -76,7 +76,9 @@ def read_report(key: str, settings: Any, ctx: Context, c: Collector) -> ReportCo
         starts=values["starts"], lag=values["lag"], execute=values["execute"],
         db=values["db"] if report_type is ReportType.SQL else None,
         max_data_points=values["max_data_points"], group=values["group"],
-        timeout=values["timeout"], dialect=values["dialect"], **derived)
+        timeout=values["timeout"], dialect=values["dialect"], owner=values["owner"] or (),
+        description=values["description"], ticket=values["ticket"], ends=values["ends"],
+        **derived)
 
 
 def _derived(key: str, settings: dict, values: dict[str, Any], ctx: Context, c: Collector
@@ -107,8 +109,32 @@ def _derived(key: str, settings: dict, values: dict[str, Any], ctx: Context, c: 
             check_placeholders(template, [name for name, _ in explode_by], bad)
     if explode_values is None and report_type is not ReportType.SCRIPT:
         explode_values = ExplodeValues.PLAIN
+    _check_ends(values, bad)
+    alerts = ()
+    if settings.get("alerts") is not None:
+        alerts = read_rules(settings["alerts"], rule_sink(key, c), dict(explode_by or ()))
     return dict(explode_by=explode_by, hive_settings=hive_settings, graphite=graphite,
-                template=template, explode_values=explode_values, cohort=cohort)
+                template=template, explode_values=explode_values, cohort=cohort,
+                alerts=alerts)
+
+
+def _check_ends(values: dict[str, Any], bad: Bad) -> None:
+    if values["ends"] is not None and values["starts"] is not None \
+            and values["ends"] <= values["starts"]:
+        bad(f"ends {values['ends']:%Y-%m-%d} is not after starts {values['starts']:%Y-%m-%d}: "
+            "the report computes nothing", "ends", "warning")
+
+
+def rule_sink(report: str, c: Collector):
+    """A problem sink for the alert rules: key paths as ``alerts[0].change.drop``,
+    lines of the list items (source.key_lines numbers them)."""
+
+    def add(message: str, path: tuple[str, ...], severity: str = "error") -> None:
+        name = path[0] + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in path[1:])
+        c.add(message, path=("reports", report, *path), report=report, severity=severity,
+              key=name)
+
+    return add
 
 
 def _check_max_data_points(values: dict[str, Any], bad: Bad) -> None:
