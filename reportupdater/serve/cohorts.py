@@ -88,7 +88,9 @@ class CohortService:
     results: "OrderedDict[tuple, Measurement]" = field(default_factory=OrderedDict)
     running: dict[tuple, Future] = field(default_factory=dict)
     jobs: "OrderedDict[str, Job]" = field(default_factory=OrderedDict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    # Reentrant: a measurement that is over before add_done_callback runs its
+    # callback at once, in the thread that holds the lock.
+    lock: threading.RLock = field(default_factory=threading.RLock)
 
     def __post_init__(self) -> None:
         self.pool = ThreadPoolExecutor(max_workers=self.workers,
