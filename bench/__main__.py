@@ -1,6 +1,6 @@
 """``python -m bench [SCENARIO...]``: measure the benchmark figures; one line each.
 
-Scenarios: backfill, noop (with the daily run), planning, graphite, serve
+Scenarios: backfill, noop (with the daily run), planning, graphite, serve, cohorts
 (default: all). Options:
 ``--rounds N`` interleaved backfill rounds, best of each kept (default 3).
 
@@ -20,7 +20,7 @@ import time
 
 from .common import REPO
 
-SCENARIOS = ("backfill", "noop", "planning", "graphite", "serve")
+SCENARIOS = ("backfill", "noop", "planning", "graphite", "serve", "cohorts")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         elif name == "noop":
             from . import noop
             lines = noop.measure() + noop.measure_daily()
+        elif name == "cohorts":
+            from . import cohorts
+            lines = cohorts.measure()
         elif name == "planning":
             from . import planning
             lines = planning.measure()

@@ -200,7 +200,7 @@ def introduction(reports: Sequence[ReportConfig]) -> str:
         lines.append(f"### {report.key}")
         lines.append(getattr(report, "description", None) or "*No description.*")
         lines.append("")
-        owner = getattr(report, "owner", None) or "not set"
+        owner = ", ".join(report.owner) or "not set"
         ticket = getattr(report, "ticket", None) or "not set"
         lines.append(f"- **Owner:** {owner}")
         lines.append(f"- **Ticket:** {ticket}")

@@ -32,6 +32,15 @@ class TimelineError(ReportUpdaterError):
     """An existing TSV timeline cannot be read or written."""
 
 
+class GranularityError(TimelineError):
+    """A timeline was written for another granularity than its report's now."""
+
+    def __init__(self, message: str, *, path: object = None, found: object = None,
+                 wanted: object = None):
+        super().__init__(message)
+        self.path, self.found, self.wanted = path, found, wanted
+
+
 class RerunError(ReportUpdaterError):
     """A rerun request is invalid (bad dates, unknown reports)."""
 
@@ -76,3 +85,28 @@ class FixtureError(LocalRunError):
 
 class CaseError(ReportUpdaterError):
     """A test case of a query folder (``tests/<case>/case.yaml``) cannot be used."""
+
+
+class CohortError(ReportUpdaterError):
+    """A cohort cannot be read, resolved or measured (bad file, failed query)."""
+
+
+class MetricParameterError(CohortError):
+    """A metric parameter has a bad value; ``parameter`` names it."""
+
+    def __init__(self, parameter: str, message: str):
+        super().__init__(message)
+        self.parameter = parameter
+
+
+class CohortUploadError(CohortError):
+    """An uploaded cohort is refused (bad name or CSV, unknown users); ``parameter`` names
+    what is wrong."""
+
+    def __init__(self, parameter: str, message: str):
+        super().__init__(message)
+        self.parameter = parameter
+
+
+class DeliveryError(ReportUpdaterError):
+    """An alert message could not be delivered (server down, refused, timed out)."""

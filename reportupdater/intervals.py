@@ -12,6 +12,8 @@ import enum
 from dataclasses import dataclass
 from typing import Iterator
 
+_WEEK_DAYS = 7
+
 
 class Granularity(enum.Enum):
     HOURS = "hours"
@@ -59,6 +61,30 @@ class Granularity(enum.Enum):
         step = {Granularity.HOURS: 3600, Granularity.DAYS: 86400,
                 Granularity.WEEKS: 7 * 86400}[self]
         return int((last - first).total_seconds()) // step + 1
+
+    def index(self, start: dt.datetime) -> int:
+        """The index of the interval starting at ``start`` (which must be truncated).
+
+        Consecutive intervals have consecutive indexes, so a timeline's dates
+        are a few (first, last) runs of integers.
+        """
+        if self is Granularity.HOURS:
+            return start.toordinal() * 24 + start.hour
+        if self is Granularity.DAYS:
+            return start.toordinal()
+        if self is Granularity.WEEKS:
+            return start.toordinal() // _WEEK_DAYS  # Sundays are the multiples of 7
+        return start.year * 12 + start.month - 1
+
+    def start_of(self, index: int) -> dt.datetime:
+        """The start of the interval with ``index``: the inverse of ``index``."""
+        if self is Granularity.HOURS:
+            return dt.datetime.fromordinal(index // 24).replace(hour=index % 24)
+        if self is Granularity.DAYS:
+            return dt.datetime.fromordinal(index)
+        if self is Granularity.WEEKS:
+            return dt.datetime.fromordinal(index * _WEEK_DAYS)
+        return dt.datetime(index // 12, index % 12 + 1, 1)
 
     def starts(self, first: dt.datetime, last: dt.datetime) -> Iterator[dt.datetime]:
         """Every interval start from ``first`` to ``last`` inclusive, lazily."""

@@ -64,6 +64,7 @@ class RunOptions:
     # it is touched (no max_data_points trim, rerun requests kept).
     start: dt.datetime | None = None
     until: dt.datetime | None = None
+    rebuild: bool = False  # set aside timelines of another granularity, recompute them
 
     @property
     def windowed(self) -> bool:
@@ -79,7 +80,8 @@ def run(config: Config, options: RunOptions, sinks: Sequence[object] = (),
     pool = pool or EnginePool(config)
     triage = TriageCache(config.query_folder / TRIAGE_CACHE)
     plan = Plan(config, options.output_folder, options.now, options.reports,
-                coverage=triage.coverage, start=options.start, until=options.until)
+                coverage=partial(triage.coverage, rebuild=options.rebuild),
+                start=options.start, until=options.until)
     committer = Committer(triage, options.now, trim=not options.windowed)
     # The deadline stops the executor, whose workers say when it stopped them.
     deadline = RunDeadline(options.max_run_seconds or config.max_run_seconds,
@@ -187,6 +189,8 @@ def execute_interval(pool: EnginePool, report: ReportConfig, interval: Interval,
     if report.type == "script":
         query = Query(report, interval, explode,
                       argv=tuple(templates.script_argv(report, interval, explode)))
+    elif report.type == "cohort":
+        query = Query(report, interval, explode)  # the engine builds its own queries
     else:
         query = Query(report, interval, explode,
                       text=templates.render(report, interval, explode))

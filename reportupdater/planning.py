@@ -2,7 +2,7 @@
 
 Input: a config, an output folder, ``now``, the reports asked for, the rerun
 requests and a way to read which dates a timeline has (the triage cache's
-``coverage``). Output, lazily: one ``TimelinePlan`` per report and explode
+``coverage``, which refuses a file written for another granularity). Output, lazily: one ``TimelinePlan`` per report and explode
 combination (a *timeline*) with its due intervals, oldest first, or why its
 file can't be read. A run executes this plan; ``run --dry-run`` prints it
 (``Plan.intervals``) and ``status`` counts what it leaves missing, so all
@@ -24,7 +24,7 @@ from .errors import TimelineError, UsageError
 from .intervals import Granularity, Interval
 from .reruns import RerunRequest, load_requests
 from .summary import Failure, utcnow
-from .triage import CACHE_NAME as TRIAGE_CACHE, Coverage, TriageCache, coverage_of
+from .triage import CACHE_NAME as TRIAGE_CACHE, Coverage, TriageCache
 
 log = logging.getLogger(__name__)
 
@@ -77,32 +77,6 @@ class PlannedInterval:
                           self.interval.end.strftime(fmt)])
 
 
-def read_coverage(path: Path, granularity: Granularity) -> Coverage:
-    """The dates in the timeline at ``path``, read from the file itself (as the
-    triage cache does when it has no valid entry). Raises TimelineError."""
-    existing = tl.read_data(path)
-    return coverage_of(existing[0], path, granularity) if existing else Coverage(granularity)
-
-
-def plan_timeline(report: ReportConfig, explode: Mapping[str, str], output_folder: Path,
-                  now: dt.datetime, coverage: CoverageReader = read_coverage,
-                  reruns: Sequence[tuple[dt.datetime, dt.datetime]] = (),
-                  start: dt.datetime | None = None, until: dt.datetime | None = None
-                  ) -> TimelinePlan:
-    """One timeline's due intervals at ``now``: the ones whose date is not in its
-    file, those ``reruns`` name, only in ``[start, until)`` when given."""
-    path = report.timeline_path(output_folder, explode)
-    try:
-        done = coverage(path, report.granularity)
-    except TimelineError as e:
-        return TimelinePlan(report, explode, path, iter(()), str(e),
-                            schedule.expected_count(report, now))
-    due = schedule.missing_intervals(report, now, done, reruns)
-    if start is not None or until is not None:
-        due = schedule.within(due, start, until)
-    return TimelinePlan(report, explode, path, due)
-
-
 class Plan:
     """The timelines of the selected reports, planned lazily, in config order.
 
@@ -119,6 +93,7 @@ class Plan:
         check_report_names(config, reports)
         self.config = config
         self.output_folder = Path(output_folder)
+        self.outputs = tl.OutputFolder(self.output_folder)
         self.now = now or utcnow()
         self.reports = tuple(reports)
         self.requests = (load_requests(config.query_folder) if requests is None
@@ -137,8 +112,19 @@ class Plan:
 
     def timeline(self, report: ReportConfig, explode: Mapping[str, str],
                  reruns: Sequence[tuple[dt.datetime, dt.datetime]] = ()) -> TimelinePlan:
-        return plan_timeline(report, explode, self.output_folder, self.now, self.coverage,
-                             reruns, self.start, self.until)
+        """One timeline's due intervals at ``now``: those whose date is not in its
+        file, and those ``reruns`` name; only in ``[start, until)`` when given."""
+        path = report.timeline_path(self.output_folder, explode)
+        try:
+            path = self.outputs.target(path)  # a link's file, inside the folder
+            done = self.coverage(path, report.granularity)
+        except TimelineError as e:
+            return TimelinePlan(report, explode, path, iter(()), str(e),
+                                schedule.expected_count(report, self.now))
+        due = schedule.missing_intervals(report, self.now, done, reruns)
+        if self.start is not None or self.until is not None:
+            due = schedule.within(due, self.start, self.until)
+        return TimelinePlan(report, explode, path, due)
 
     def intervals(self) -> Iterator[PlannedInterval]:
         """Every interval a run would execute, in the run's order (``run --dry-run``).

@@ -65,6 +65,9 @@ def rendered(report: ReportConfig, interval: Interval, explode: Mapping[str, str
     """What a run executes: the query text, or the script's argv shell-quoted."""
     if report.type == "script":
         return shlex.join(templates.script_argv(report, interval, explode)) + "\n"
+    if report.type == "cohort":
+        raise UsageError(f"report {report.key!r} is a cohort report: its SQL is built for "
+                         "the cohort's users when it runs; try 'reportupdater metric'")
     text = templates.render(report, interval, explode)
     return text if text.endswith("\n") else text + "\n"
 

@@ -29,7 +29,7 @@ from . import schedule
 from .config import Config
 from .errors import RerunError
 from .intervals import parse_moment
-from .timeline import temporary_path
+from .atomic import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +108,8 @@ def _format(moment: dt.datetime) -> str:
 
 
 def _write(path: Path, start: dt.datetime, end: dt.datetime, reports: Iterable[str]) -> None:
-    with temporary_path(path) as temp:
-        temp.write_text("\n".join([_format(start), _format(end), *reports]) + "\n",
-                        encoding="utf-8")
+    write_atomic(path, ("\n".join([_format(start), _format(end), *reports]) + "\n"
+                        ).encode("utf-8"))
 
 
 def unknown_reports(request: RerunRequest, report_keys: Collection[str]) -> list[str]:
@@ -239,8 +238,8 @@ def _free_path(path: Path) -> Path:
 
 def _write_reason(request_path: Path, reason: str) -> None:
     moment = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    with temporary_path(request_path.with_name(request_path.name + REASON_SUFFIX)) as temp:
-        temp.write_text(f"rejected at {moment}: {reason}\n", encoding="utf-8")
+    write_atomic(request_path.with_name(request_path.name + REASON_SUFFIX),
+                 f"rejected at {moment}: {reason}\n".encode("utf-8"))
 
 
 def _names(reports: Iterable[str]) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from .config import ReportConfig
 from .engines import Table
+from .engines.output import looks_like_date
 from .errors import ResultError
 from .intervals import Granularity, Interval, as_datetime
 
@@ -76,6 +77,13 @@ def interval_rows(table: Table, report: ReportConfig, interval: Interval) -> Int
     duplicates = sorted({name for name in header if header.count(name) > 1})
     if duplicates:
         raise ResultError(f"the result has duplicate column names: {', '.join(duplicates)}")
+    empty = [number for number, name in enumerate(header, start=1) if not name.strip()]
+    if empty:
+        raise ResultError(f"the result has an empty column name (column {empty[0]})")
+    if looks_like_date(header[0]):
+        # An unnamed date expression: each interval would bring a new column.
+        raise ResultError(f"the result's first column is named {header[0]!r}, a date; give "
+                          "it a name (for example AS date)")
     g = interval.granularity
     label = interval.label
     # The usual first value: the interval's own date, as text or as a date.

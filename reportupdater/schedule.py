@@ -12,18 +12,21 @@ from typing import Container, Iterator, Sequence
 
 from .config import ReportConfig
 from .intervals import Granularity, Interval
-from .triage import Coverage, index_of, start_of
+from .triage import Coverage
 
 
 def window(report: ReportConfig, now: dt.datetime) -> tuple[dt.datetime, dt.datetime] | None:
     """First and last interval starts a report should have, or None if none yet.
 
-    The last interval is the one ending at or before ``now - lag``; with
+    The last interval is the one ending at or before ``now - lag``, and one
+    starting before ``ends`` if the report has an end date; with
     ``max_data_points: N`` only the last N intervals are considered.
     """
     g = report.granularity
     first = g.truncate(report.starts)
     last = g.add(g.truncate(now - dt.timedelta(seconds=report.lag)), -1)
+    if report.ends is not None:
+        last = min(last, g.truncate(report.ends - dt.timedelta(microseconds=1)))
     if report.max_data_points:
         first = max(first, g.add(last, -(report.max_data_points - 1)))
     if last < first:
@@ -62,8 +65,8 @@ def missing_intervals(report: ReportConfig, now: dt.datetime,
         return
     if reruns:
         done = done.without(rerun_indexes(g, reruns))
-    for index in done.missing(index_of(bounds[0], g), index_of(bounds[1], g)):
-        yield Interval(start_of(index, g), g)
+    for index in done.missing(g.index(bounds[0]), g.index(bounds[1])):
+        yield Interval(g.start_of(index), g)
 
 
 def rerun_indexes(g: Granularity, reruns: Sequence[tuple[dt.datetime, dt.datetime]]
@@ -76,7 +79,7 @@ def rerun_indexes(g: Granularity, reruns: Sequence[tuple[dt.datetime, dt.datetim
             last = g.add(last, -1)
         first = g.truncate(start)
         if first <= last:
-            ranges.append((index_of(first, g), index_of(last, g)))
+            ranges.append((g.index(first), g.index(last)))
     return ranges
 
 

@@ -5,9 +5,10 @@ per report key, in config order (``as_json`` gives the documented schema,
 ``STATUS_VERSION``). Progress is read from the timelines' dates (the TSV is
 the record) with the run's own plan (``planning.Plan``): an interval is done
 when the run would not execute it, so ``status`` and ``run`` never disagree.
-Failures come from the state file a run keeps (``publish.state``), and the
-run in progress, if any, from the query folder's lock
-(``lock.current_holder``). Status reads files only.
+Failures come from the state file a run keeps (``publish.state``), the
+alerts firing from the incidents it keeps (``alerts``), and the run in
+progress, if any, from the query folder's lock (``lock.current_holder``).
+Status reads files only.
 """
 
 from __future__ import annotations
@@ -16,16 +17,19 @@ import datetime as dt
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from . import schedule, timeline as tl
 from .config import Config, ReportConfig
 from .errors import TimelineError
 from .intervals import Interval
 from .lock import LockHolder, current_holder
-from .planning import CoverageReader, plan_timeline, read_coverage
+from .alerts.sink import firing_incidents
+from .alerts.store import StateError
+from .planning import Plan
 from .publish.state import STATE_NAME, interval_json, read_state, state_path, utc_text
 from .summary import utcnow
+from .triage import CACHE_NAME as TRIAGE_CACHE, TriageCache
 
 __all__ = ["STATE_NAME", "STATUS_VERSION", "ReportStatus", "Statuses", "report_status",
            "status", "status_document"]
@@ -47,6 +51,10 @@ class ReportStatus:
     oldest_missing: Interval | None = None
     last_failure: dict | None = None
     errors: list[str] = field(default_factory=list)
+    owner: tuple[str, ...] = ()
+    ends: str | None = None  # YYYY-MM-DD
+    ended: bool = False  # ends has passed: nothing more is computed
+    alerts_firing: list[dict] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -74,6 +82,10 @@ class ReportStatus:
                           "oldest_missing": interval_json(self.oldest_missing)},
             "last_failure": self.last_failure,
             "errors": list(self.errors),
+            "owner": list(self.owner),
+            "ends": self.ends,
+            "ended": self.ended,
+            "alerts_firing": list(self.alerts_firing),
         }
 
 
@@ -96,18 +108,20 @@ class Statuses(list):
         return self.stuck or any(s.failing for s in self)
 
 
-def report_status(report: ReportConfig, output_folder: Path, now: dt.datetime,
-                  coverage: CoverageReader = read_coverage) -> ReportStatus:
-    """How far one report is at ``now``: a run's plan of each of its timelines
-    (without rerun requests), counted."""
+def report_status(report: ReportConfig, plan: Plan) -> ReportStatus:
+    """How far one report is at ``plan.now``: the run's plan of each of its
+    timelines (without rerun requests), counted."""
     status = ReportStatus(report.key, report.type, report.granularity.value,
-                          explode_total=report.combination_count())
-    expected = schedule.expected_count(report, now)
+                          explode_total=report.combination_count(), owner=report.owner)
+    if report.ends is not None:
+        status.ends = f"{report.ends:%Y-%m-%d}"
+        status.ended = report.ends <= plan.now
+    expected = schedule.expected_count(report, plan.now)
     present: list[str] = []
     oldest: list[Interval] = []
     for explode in report.explode_combinations():
         status.expected += expected
-        timeline = plan_timeline(report, explode, output_folder, now, coverage)
+        timeline = plan.timeline(report, explode)
         if timeline.path.exists():
             status.explode_with_files += 1
         if timeline.error is not None:
@@ -131,14 +145,22 @@ def report_status(report: ReportConfig, output_folder: Path, now: dt.datetime,
 
 
 def status(config: Config, output_folder: Path, now: dt.datetime | None = None,
-           one_report: Callable[[ReportConfig, Path, dt.datetime], ReportStatus]
-           = report_status) -> Statuses:
+           one_report: Callable[[ReportConfig, Plan], ReportStatus] = report_status
+           ) -> Statuses:
     """One status per report key, in config order; reports with config errors
     get their errors and no counts. ``one_report`` computes a valid report's
     status (a server passes a cached ``report_status``)."""
     output_folder = Path(output_folder)
-    now = now or utcnow()
+    # The run's plan, reading dates as the run does (its triage cache is only
+    # read here, never written); rerun requests don't count.
+    plan = Plan(config, output_folder, now or utcnow(), requests=(),
+                coverage=TriageCache(config.query_folder / TRIAGE_CACHE).coverage)
     failures, problem = read_state(state_path(output_folder))
+    try:
+        firing = firing_incidents(output_folder)
+    except StateError as e:
+        firing = []
+        problem = f"{problem}; {e}" if problem else str(e)
     statuses = Statuses()
     statuses.state_error = problem
     statuses.run_in_progress = current_holder(config.query_folder)
@@ -150,10 +172,20 @@ def status(config: Config, output_folder: Path, now: dt.datetime | None = None,
             report_state = ReportStatus(key)
             report_state.errors += [f"config: {p}" for p in config.errors if p.report == key]
         else:
-            report_state = one_report(report, output_folder, now)
+            report_state = one_report(report, plan)
         report_state.last_failure = failures.get(key)
+        report_state.alerts_firing = [firing_entry(i) for i in firing
+                                      if i.get("report") == key]
         statuses.append(report_state)
     return statuses
+
+
+def firing_entry(incident: Mapping[str, Any]) -> dict[str, Any]:
+    """A firing alert as ``status --format json`` shows it."""
+    return {"rule": incident.get("rule"), "series": incident.get("series_name"),
+            "since": incident.get("fired_at"),
+            "value": incident.get("last_value") or incident.get("value"),
+            "detail": incident.get("detail"), "incident_id": incident.get("incident_id")}
 
 
 def status_document(config: Config, query_folder: Path, output_folder: Path,

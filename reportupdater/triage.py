@@ -36,7 +36,9 @@ import zlib
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from .errors import TimelineError
+from . import timeline as tl
+from .atomic import write_atomic
+from .errors import GranularityError, TimelineError
 from .intervals import Granularity
 from .timeline import check_labels, label_column, parse_timeline
 
@@ -44,34 +46,6 @@ log = logging.getLogger(__name__)
 
 CACHE_NAME = ".reportupdater-triage"
 _MAGIC = b"reportupdater-triage 2 "
-
-_WEEK_DAYS = 7
-
-
-# -- interval indexes ---------------------------------------------------------
-# Consecutive intervals of a granularity have consecutive indexes, so a
-# timeline's dates are a few (first, last) runs of integers.
-
-def index_of(start: dt.datetime, granularity: Granularity) -> int:
-    """The index of the interval starting at ``start`` (which must be truncated)."""
-    if granularity is Granularity.HOURS:
-        return start.toordinal() * 24 + start.hour
-    if granularity is Granularity.DAYS:
-        return start.toordinal()
-    if granularity is Granularity.WEEKS:
-        return start.toordinal() // _WEEK_DAYS
-    return start.year * 12 + start.month - 1
-
-
-def start_of(index: int, granularity: Granularity) -> dt.datetime:
-    """The start of the interval with ``index``."""
-    if granularity is Granularity.HOURS:
-        return dt.datetime.fromordinal(index // 24).replace(hour=index % 24)
-    if granularity is Granularity.DAYS:
-        return dt.datetime.fromordinal(index)
-    if granularity is Granularity.WEEKS:
-        return dt.datetime.fromordinal(index * _WEEK_DAYS)
-    return dt.datetime(index // 12, index % 12 + 1, 1)
 
 
 _LABEL = {
@@ -99,14 +73,14 @@ def label_index(label: str, granularity: Granularity) -> int | None:
         return day.toordinal() * 24 + hour if hour < 24 else None
     if granularity is Granularity.WEEKS:
         ordinal = day.toordinal()  # Sundays are the multiples of 7
-        return ordinal // _WEEK_DAYS if ordinal % _WEEK_DAYS == 0 else None
-    return index_of(dt.datetime(day.year, day.month, day.day), granularity)
+        return ordinal // 7 if ordinal % 7 == 0 else None
+    return granularity.index(dt.datetime(day.year, day.month, day.day))
 
 
 @functools.lru_cache(maxsize=64)
 def _labels_from(first: int, count: int, granularity: Granularity) -> tuple[str, ...]:
     fmt = granularity.date_format
-    return tuple(start_of(i, granularity).strftime(fmt) for i in range(first, first + count))
+    return tuple(granularity.start_of(i).strftime(fmt) for i in range(first, first + count))
 
 
 class Coverage:
@@ -243,8 +217,12 @@ class TriageCache:
     file is parsed again.
     """
 
-    def __init__(self, path: Path):
+    settled_ns = SETTLED_NS  # tests inject a shorter settle time, not a sleep
+
+    def __init__(self, path: Path, settled_ns: int | None = None):
         self.path = Path(path)
+        if settled_ns is not None:
+            self.settled_ns = settled_ns
         self._entries: dict[str, list] | None = None  # loaded on first use
         self._changed = False
         self._lock = threading.RLock()  # workers plan while the main thread records
@@ -269,8 +247,27 @@ class TriageCache:
     def _key(path: Path) -> str:
         return os.path.abspath(path)
 
-    def coverage(self, path: Path, granularity: Granularity) -> Coverage:
-        """The dates present in the timeline at ``path``. Raises TimelineError."""
+    def coverage(self, path: Path, granularity: Granularity, rebuild: bool = False
+                 ) -> Coverage:
+        """The dates present in the timeline at ``path``. Raises TimelineError, and
+        GranularityError if the file was written for another granularity: unless
+        ``rebuild``, which moves such a file aside (``timeline.set_aside``) and
+        returns an empty coverage, so that the report is computed from its start.
+        """
+        try:
+            return self._coverage(path, granularity)
+        except GranularityError as e:
+            if not rebuild:
+                raise
+            backup = tl.set_aside(path, e.found)
+            self.forget(path)
+            log.warning("%s was written for granularity %s: kept as %s, and the report "
+                        "is computed anew at granularity %s from its start (--rebuild)", path,
+                        e.found.value if e.found else "days, weeks or months", backup,
+                        granularity.value)
+            return Coverage(granularity)
+
+    def _coverage(self, path: Path, granularity: Granularity) -> Coverage:
         key = self._key(path)
         entry = self._load().get(key)
         try:
@@ -283,12 +280,13 @@ class TriageCache:
             raise TimelineError(f"cannot read {path}: {e}") from e
         if entry is not None and (entry[6] != granularity.value or entry[:4] != _identity(st)):
             entry = None
-        if entry is not None and entry[3] <= entry[4] - SETTLED_NS:
+        if entry is not None and entry[3] <= entry[4] - self.settled_ns:
             return Coverage(granularity, entry[7])
         try:
             with open(path, "rb") as f:
                 before = os.fstat(f.fileno())
                 data = f.read()
+                recorded = tl.recorded_granularity(f.fileno())
                 after = os.fstat(f.fileno())
         except FileNotFoundError:
             return Coverage(granularity)
@@ -301,7 +299,7 @@ class TriageCache:
             coverage = Coverage(granularity, entry[7])
             written = entry[8], entry[9]
         else:
-            coverage = coverage_of(data, path, granularity)
+            coverage = coverage_of(data, path, granularity, recorded)
         if _identity(before) == _identity(after):
             self.record(path, after, seen, crc, coverage, *(written or ()))
         return coverage
@@ -345,17 +343,12 @@ class TriageCache:
             body = json.dumps(self._entries, separators=(",", ":")).encode()
             self._changed = False
         data = _MAGIC + b"%08x\n" % zlib.crc32(body) + body
-        temp = self.path.with_name(f".{CACHE_NAME}.{os.getpid()}.tmp")
         try:
-            with open(temp, "wb") as f:
-                f.write(data)
-            os.replace(temp, self.path)
+            # Not fsynced: a cache lost or torn in a crash fails its checksum and
+            # is rebuilt from the timelines.
+            write_atomic(self.path, data, durable=False)
         except OSError as e:
             log.info("could not write the triage cache %s: %s", self.path, e)
-            try:
-                temp.unlink()
-            except OSError:
-                pass
 
 
 def _parse(data: bytes) -> dict[str, list]:
@@ -386,24 +379,34 @@ def _parse(data: bytes) -> dict[str, list]:
 _GRANULARITIES = {g.value for g in Granularity}
 
 
-def coverage_of(data: bytes, path: Path, granularity: Granularity) -> Coverage:
-    """The coverage of a timeline's content. Raises TimelineError on a bad date."""
+def coverage_of(data: bytes, path: Path, granularity: Granularity,
+                recorded: Granularity | None = None) -> Coverage:
+    """The coverage of a timeline's content, ``recorded`` the granularity kept
+    with its file. Raises TimelineError on a bad date or row, GranularityError
+    if it was written for another granularity."""
+    if recorded is not None and recorded is not granularity:  # before any date is read
+        raise tl.granularity_changed(path, recorded, granularity, "recorded with the file")
     column = label_column(data)
-    if column is None:  # quoted fields: parse properly
+    if column is None:  # quoted fields, odd rows: parse properly
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as e:
             raise TimelineError(f"cannot read {path}: {e}") from e
         timeline = parse_timeline(text, path, granularity)
-        return Coverage.from_labels(sorted(timeline.rows) if timeline else [], granularity)
+        labels = sorted(timeline.rows) if timeline else []
+        tl.check_granularity(path, labels, granularity, recorded)
+        return Coverage.from_labels(labels, granularity)
     run = _contiguous_column(column, granularity)
-    if run is not None:
+    if run is not None:  # one row per interval: its dates are this granularity's
+        tl.check_granularity(path, (), granularity, recorded)
         return Coverage(granularity, [run])
     labels = list(dict.fromkeys(column.split(b"\n")))
     if b"" in labels:
         labels.remove(b"")
     check_labels(labels, data, path, granularity)
-    return Coverage.from_labels(labels, granularity)
+    text_labels = [label.decode("ascii") for label in labels]
+    tl.check_granularity(path, text_labels, granularity, recorded)
+    return Coverage.from_labels(text_labels, granularity)
 
 
 def _contiguous_column(column: bytes, granularity: Granularity) -> tuple[int, int] | None:

@@ -6,9 +6,10 @@ line, report and key, in the order they appear in the files.
 checks its placeholders, reads every explode file and checks the scripts'
 executable bits; this stage adds what needs more than the config: a trial
 render of each query for its first interval (a format spec or a Jinja filter
-that only fails when rendered), credential files that are not there, and the
+that only fails when rendered), credential files that are not there, the
 rerun requests in ``.reruns/``: pending (a note), rejected, or ones a run
-would ignore or only partly follow (warnings).
+would ignore or only partly follow (warnings), and reports past their
+``ends`` that still publish or alert (warnings).
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ def render_problems(config: Config, lines: dict[tuple[str, ...], int]) -> list[P
     """Render each query for its first interval and explode combination."""
     problems = []
     for report in config.reports:
-        if report.type == "script":
-            continue  # its argv always builds; load_config checked the file
+        if report.type in ("script", "cohort"):
+            continue  # argv always builds; a cohort report's SQL is built in
         explode = next(report.explode_combinations())
         interval = Interval.containing(report.starts, report.granularity)
         try:
@@ -74,6 +75,26 @@ def rerun_problems(config: Config, now: dt.datetime | None = None) -> list[Probl
                                                           config.report_keys, now)]
 
 
+def ended_problems(config: Config, lines: dict[tuple[str, ...], int],
+                   now: dt.datetime | None = None) -> list[Problem]:
+    """Reports past their ``ends`` that still publish to Graphite or alert: a
+    warning, since nothing new will come (time to clean up)."""
+    now = now or utcnow()
+    problems = []
+    for report in config.reports:
+        if report.ends is None or report.ends > now:
+            continue
+        still = [k for k, on in (("graphite", report.graphite), ("alerts", report.alerts)) if on]
+        if still:
+            problems.append(Problem(
+                str(config.path), f"the report ended on {report.ends:%Y-%m-%d} but still has "
+                f"{' and '.join(still)} configured; remove {'them' if len(still) > 1 else 'it'}"
+                " (or the report) as its clean-up", report.key, "ends",
+                _line(lines, "reports", report.key, "ends") or _line(lines, "defaults", "ends"),
+                "warning"))
+    return problems
+
+
 def validate(config: Config, now: dt.datetime | None = None) -> list[Problem]:
     """Every problem: the config's own, trial renders, credentials, rerun requests
     (as they stand at ``now``, by default the clock)."""
@@ -82,6 +103,7 @@ def validate(config: Config, now: dt.datetime | None = None) -> list[Problem]:
     except OSError:
         lines = {}
     found = [*config.problems, *render_problems(config, lines),
-             *credential_problems(config, lines), *rerun_problems(config, now)]
+             *credential_problems(config, lines), *rerun_problems(config, now),
+             *ended_problems(config, lines, now)]
     # Top to bottom through each file, so the list reads like the config.
     return sorted(found, key=lambda p: (p.file != str(config.path), p.file, p.line or 0))

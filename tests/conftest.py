@@ -1,4 +1,8 @@
-"""Shared fixtures: real MariaDB databases, query folders, and the CLI."""
+"""Shared fixtures: real MariaDB databases, query folders, and the CLI.
+
+Server fixtures live in tests/servers/ (Hive, Graphite, a private MariaDB to
+freeze, DNS).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,8 @@ import pytest
 
 from reportupdater import cli
 
-pytest_plugins = ["servers.hive", "servers.graphite", "servers.web"]
+pytest_plugins = ["servers.hive", "servers.graphite", "servers.web", "servers.mariadb",
+                  "servers.dns", "servers.alerting"]
 
 REPO = Path(__file__).resolve().parent.parent
 MARIADB = dict(host=os.environ.get("RU_TEST_MYSQL_HOST", "127.0.0.1"),

@@ -535,6 +535,20 @@ def test_cli_output_with_a_bad_row_fails(run_cli, original_folder, fake_hive, tm
     assert not (tmp_path / "out/toggles.tsv").exists()
 
 
+def test_cli_output_without_a_header_records_nothing(run_cli, original_folder, fake_hive,
+                                                     tmp_path):
+    # hive.cli.print.header=false, say: the first row would become the header.
+    fake_hive("SLF4J: x\n2024-03-01\tenwiki\t\n2024-03-01\tdewiki\tok\n")
+
+    result = run(run_cli, original_folder, tmp_path / "out")
+
+    assert result.code == 1
+    assert ("report 'toggles' interval 2024-03-01..2024-03-02: hive command 'hive' printed "
+            "no header row (its first field, '2024-03-01', is a date: that is a data row, not "
+            "column names); line 2: '2024-03-01\\tenwiki\\t'") in result.err
+    assert not (tmp_path / "out/toggles.tsv").exists()
+
+
 def test_missing_client_fails_with_a_hint(run_cli, make_folder, tmp_path):
     folder = make_folder(ORIGINAL_STYLE + """
     hive:
@@ -600,11 +614,32 @@ def test_parse_cli_output_keeps_a_noise_like_line_with_the_header_field_count():
     ("date\tn\n2024-03-01\t1\textra\n",
      "hive printed 3 field(s) on line 2 but its header has 2 (date, n): "
      "'2024-03-01\\t1\\textra'"),
+    # Output that is not a TSV with a header (bytes, as the client's stdout comes):
+    (b"date\tname\n2024-03-01\tcaf\xe9\n",
+     "hive printed output that is not UTF-8 (byte 0xe9 on line 2); first line: 'date\\tname'"),
+    (b"\x7fELF\x02\x01\x01\x00\x00\n",
+     "hive printed binary output (a NUL byte on line 1); first line: "
+     "'\\x7fELF\\x02\\x01\\x01\\x00\\x00'"),
+    (b"log4j:WARN x\ndate\tn\tn\n2024-03-01\t1\t2\n",
+     "hive printed a header with duplicate column names: n; line 2: 'date\\tn\\tn'"),
+    (b"date\t\tn\n2024-03-01\t1\t2\n",
+     "hive printed a header with an empty column name (column 2); line 1: 'date\\t\\tn'"),
+    (b"2024-03-01 00:00:00\t41\n2024-03-01 01:00:00\t42\n",
+     "hive printed no header row (its first field, '2024-03-01 00:00:00', is a date: that is "
+     "a data row, not column names); line 1: '2024-03-01 00:00:00\\t41'"),
 ])
 def test_parse_cli_output_refuses(stdout, message):
     with pytest.raises(ExecutionError) as e:
         parse_cli_output(stdout, "hive")
     assert str(e.value) == message
+
+
+def test_parse_cli_output_splits_lines_at_newlines_only():
+    value = "a\u2028b\u0085c\x0cd\x1ee"
+    table = parse_cli_output(f"date\tv\r\n2024-03-01\t{value}\r\n".encode(), "hive")
+
+    assert table.header == ["date", "v"]
+    assert table.rows == [("2024-03-01", value)]
 
 
 @pytest.mark.parametrize("line", [

@@ -436,11 +436,11 @@ def test_status_of_the_demo(cli, demo, no_network):
     code, out, _ = cli("status", queries, output, "--now", "2026-11-01")
     assert code == 0
     assert out == """\
-REPORT                 TYPE    GRANULARITY  FILES  FIRST       LAST        DONE/EXPECTED  MISSING  OLDEST MISSING  LAST FAILURE
-toggles_by_editor      sql     days         0/3    -           -           0/276          276      2026-08-01      -
-weekly_toggles         sql     weeks        1/1    2026-07-26  2026-10-25  14/14          0        -               -
-toggles_by_edit_count  sql     days         0/2    -           -           0/120          120      2026-09-02      -
-monthly_summary        script  months       1/1    2026-08-01  2026-10-01  3/3            0        -               -
+REPORT                 TYPE    GRANULARITY  FILES  FIRST       LAST        DONE/EXPECTED  MISSING  OLDEST MISSING  LAST FAILURE  ENDS  OWNER
+toggles_by_editor      sql     days         0/3    -           -           0/276          276      2026-08-01      -             -     -
+weekly_toggles         sql     weeks        1/1    2026-07-26  2026-10-25  14/14          0        -               -             -     editing-analytics@example.org
+toggles_by_edit_count  sql     days         0/2    -           -           0/120          120      2026-09-02      -             -     -
+monthly_summary        script  months       1/1    2026-08-01  2026-10-01  3/3            0        -               -             -     -
 """
 
 
@@ -458,7 +458,9 @@ def test_status_json_of_the_demo(cli, demo):
         "first_date": "2026-07-26", "last_date": "2026-10-25",
         "intervals": {"done": 14, "expected": 15, "missing": 1,
                       "oldest_missing": {"start": "2026-11-01", "end": "2026-11-08"}},
-        "last_failure": None, "errors": []}
+        "last_failure": None, "errors": [],
+        "owner": ["editing-analytics@example.org"], "ends": None, "ended": False,
+        "alerts_firing": []}
     edit_count = by_report(document)["toggles_by_edit_count"]
     assert edit_count["intervals"] == {  # max_data_points: 60, so the window slid
         "done": 0, "expected": 120, "missing": 120,
@@ -481,9 +483,9 @@ def test_a_failed_interval_is_recorded_and_shown(cli, tmp_path, scripts):
     code, out, _ = cli("status", scripts, output, "--now", "2026-10-06")
     assert code == 1
     assert out == f"""\
-REPORT  TYPE    GRANULARITY  FILES  FIRST       LAST        DONE/EXPECTED  MISSING  OLDEST MISSING  LAST FAILURE
-daily   script  days         2/2    2026-10-01  2026-10-05  10/10          0        -               -
-flaky   script  days         1/1    2026-10-01  2026-10-05  4/5            1        2026-10-03      {at}
+REPORT  TYPE    GRANULARITY  FILES  FIRST       LAST        DONE/EXPECTED  MISSING  OLDEST MISSING  LAST FAILURE          ENDS  OWNER
+daily   script  days         2/2    2026-10-01  2026-10-05  10/10          0        -               -                     -     -
+flaky   script  days         1/1    2026-10-01  2026-10-05  4/5            1        2026-10-03      {at}  -     -
 
 Last failures:
   flaky: {at} interval 2026-10-03..2026-10-04: script flaky exited with status 1: boom on 2026-10-03
@@ -526,9 +528,9 @@ def test_status_reports_config_errors_and_unreadable_files(cli, tmp_path, script
     lines = out.splitlines()
     assert lines[1:3] == [
         "daily   script  days         1/2    -      -     0/4            4        2026-10-01"
-        "      -",
+        "      -             -     -",
         "flaky   ?       ?            -      -      -     -              -        -"
-        "               -"]
+        "               -             -     -"]
     assert lines[4] == "Problems:"
     assert lines[5].startswith(f"  daily: {output}/daily/dewiki.tsv:2: ")
     assert lines[6] == (f"  flaky: config: {scripts}/config.yaml:9, report 'flaky', key "

@@ -71,6 +71,78 @@ def test_a_failing_script_records_nothing(make_folder, tmp_path, run_cli, script
     assert not (tmp_path / "out" / "r.tsv").exists()
 
 
+# Output that is not a TSV with a header fails its interval: nothing is
+# recorded, so the interval runs again once the script is fixed.
+@pytest.mark.parametrize("script, message", [
+    ('#!/bin/sh\nprintf "%s\\t42\\n" "$1"\n',
+     "script r printed no header row (its first field, '2026-11-01', is a date: that is a "
+     "data row, not column names); first line: '2026-11-01\\t42'"),
+    ('#!/bin/sh\nprintf "%s\\t41\\n%s\\t42\\n" "$1" "$1"\n',
+     "script r printed no header row (its first field, '2026-11-01', is a date: that is a "
+     "data row, not column names); first line: '2026-11-01\\t41'"),
+    ("#!/bin/sh\nprintf '\\177ELF\\002\\001\\001\\000\\000\\n'\n",
+     "script r printed binary output (a NUL byte on line 1); first line: "
+     "'\\x7fELF\\x02\\x01\\x01\\x00\\x00'"),
+    ("#!/bin/sh\nprintf 'date\\tname\\n%s\\tcaf\\351\\n' \"$1\"\n",
+     "script r printed output that is not UTF-8 (byte 0xe9 on line 2); first line: "
+     "'date\\tname'"),
+    ("#!/bin/sh\nprintf '\\377\\376d\\000a\\000\\n'\n",
+     "script r printed binary output (a NUL byte on line 1); first line: "
+     "'\\xff\\xfed\\x00a\\x00'"),
+    ("#!/bin/sh\nprintf 'date\\tn\\tn\\n%s\\t1\\t2\\n' \"$1\"\n",
+     "script r printed a header with duplicate column names: n; first line: 'date\\tn\\tn'"),
+    ("#!/bin/sh\nprintf 'date\\t\\tn\\n%s\\t1\\t2\\n' \"$1\"\n",
+     "script r printed a header with an empty column name (column 2); first line: "
+     "'date\\t\\tn'"),
+    ("#!/bin/sh\nprintf 'date\\tn\\001\\n%s\\t1\\n' \"$1\"\n",
+     "script r printed a header with a control character in column 2 ('n\\x01'); "
+     "first line: 'date\\tn\\x01'"),
+], ids=["one-row-no-header", "two-rows-no-header", "binary", "not-utf-8", "utf-16",
+        "duplicate-names", "empty-name", "control-character"])
+def test_output_that_is_not_a_tsv_with_a_header_records_nothing(make_folder, tmp_path, run_cli,
+                                                                 script, message):
+    good = "#!/bin/sh\nprintf 'date\\tname\\n%s\\tv\\n' \"$1\"\n"
+    folder = script_folder(make_folder, good)
+    out = tmp_path / "out"
+    assert run_cli("run", folder, out, "--now", "2026-11-01").code == 0  # nothing due yet
+    (folder / "r").write_bytes(script.encode())
+    result = run_cli("run", folder, out, "--now", "2026-11-02")
+    assert result.code == 1
+    assert f"report 'r' interval 2026-11-01..2026-11-02: {message}\n" in result.err
+    assert not (out / "r.tsv").exists()
+
+    (folder / "r").write_text(good)
+    result = run_cli("run", folder, out, "--now", "2026-11-02")
+    assert result.code == 0, result.err
+    assert (out / "r.tsv").read_text() == "date\tname\n2026-11-01\tv\n"
+
+
+def test_a_headerless_script_leaves_the_recorded_rows_alone(make_folder, tmp_path, run_cli):
+    folder = script_folder(make_folder, "#!/bin/sh\nprintf 'date\\tn\\tname\\n%s\\t1\\tv\\n' \"$1\"\n")
+    out = tmp_path / "out"
+    assert run_cli("run", folder, out, "--now", "2026-11-03").code == 0
+    before = (out / "r.tsv").read_bytes()
+    (folder / "r").write_text('#!/bin/sh\nprintf "%s\\t42\\tv\\n" "$1"\n')
+    result = run_cli("run", folder, out, "--now", "2026-11-04")
+    assert result.code == 1
+    assert "report 'r' interval 2026-11-03..2026-11-04: script r printed no header row" in result.err
+    assert (out / "r.tsv").read_bytes() == before
+    assert before == b"date\tn\tname\n2026-11-01\t1\tv\n2026-11-02\t1\tv\n"
+
+
+def test_separators_other_than_newline_are_data(make_folder, tmp_path, run_cli):
+    value = "a\u2028b\u0085c\x0cd\x1ee"
+    folder = script_folder(make_folder, "#!/bin/sh\nprintf 'date\\tv\\r\\n%s\\t"
+                           + value + "\\r\\n' \"$1\"\n")
+    out = tmp_path / "out"
+    result = run_cli("run", folder, out, "--now", "2026-11-02")
+    assert result.code == 0, result.err
+    assert (out / "r.tsv").read_bytes() == f"date\tv\n2026-11-01\t{value}\n".encode()
+    result = run_cli("run", folder, out, "--now", "2026-11-02")
+    assert result.code == 0, result.err
+    assert "0 interval(s) executed" in result.err
+
+
 def test_script_stderr_goes_to_the_log(make_folder, tmp_path, run_cli):
     folder = script_folder(make_folder, "#!/bin/sh\necho 'scanning 3 files' >&2\n"
                                         "printf 'date\\tn\\n%s\\t1\\n' \"$1\"\n")
@@ -90,6 +162,34 @@ def test_a_timeout_kills_the_script_tree(make_folder, tmp_path, run_cli):
     assert time.monotonic() - started < 10
     time.sleep(3.5)
     assert not marker.exists()  # the child was killed with its parent
+
+
+@pytest.mark.parametrize("then", ["sleep 30\n", "printf 'date\\tn\\n%s\\t1\\n' \"$1\"\n"],
+                         ids=["script-still-running", "script-exited"])
+def test_a_timeout_ends_the_wait_for_a_child_in_its_own_session(make_folder, tmp_path, then):
+    pid_file = tmp_path / "child.pid"
+    folder = script_folder(make_folder, f"#!/bin/sh\nsetsid sleep 25 &\necho $! > {pid_file}\n"
+                                        + then, extra="timeout: 2")
+    # The child holds stdout for 25 s: the run must not wait for it.
+    result = run_subprocess("run", str(folder), str(tmp_path / "out"), "--now", "2026-11-02",
+                            timeout=20)
+    assert result.returncode == 1, result.stderr
+    assert ("report 'r' interval 2026-11-01..2026-11-02: script r timed out after 2 s and "
+            "was killed") in result.stderr
+    assert not (tmp_path / "out" / "r.tsv").exists()
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while _alive(child):
+        assert time.monotonic() < deadline, f"the script's child {child} is still running"
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie is dead
+    except FileNotFoundError:
+        return False
 
 
 def test_an_empty_result_writes_one_empty_row(make_folder, tmp_path, run_cli):

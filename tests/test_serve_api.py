@@ -67,7 +67,7 @@ def test_reports_lists_every_report_with_its_status(served_demo, demo_output):
                                    "oldest_missing": None}
     assert editor["state"] == "fresh"
     assert (editor["owner"], editor["ticket"], editor["description"], editor["alerts"],
-            editor["last_failure"]) == (None, None, None, None, None)
+            editor["last_failure"]) == ([], None, None, None, None)
     # The same code as `status`: every field of its JSON entry is there, equal.
     document = json.loads(cli("status", demo_output.queries, demo_output.output, "--format",
                               "json", "--now", DEMO_NOW).stdout)

@@ -16,7 +16,7 @@ import pytest
 from conftest import REPO, read_tsv
 from reportupdater import timeline as tl
 from reportupdater.config import ReportConfig, Template
-from reportupdater.errors import TimelineError
+from reportupdater.errors import GranularityError, TimelineError
 from reportupdater.intervals import Granularity, Interval
 from reportupdater.results import IntervalRows
 from reportupdater.schedule import missing_intervals
@@ -110,8 +110,13 @@ printf 'date\\tn\\n%s\\t1\\n' "$1"
 
 
 @pytest.fixture
-def counted(make_folder, tmp_path, run_cli):
-    """A complete timeline, its cache written; run() executes and returns the dates run."""
+def counted(make_folder, tmp_path, run_cli, monkeypatch):
+    """A complete timeline, its cache written; run() executes and returns the dates run.
+
+    Entries settle at once (runs take a settle time of 0, not 2 s): no test waits
+    on the clock.
+    """
+    monkeypatch.setattr(TriageCache, "settled_ns", 0)
     folder = make_folder("""
         reports:
             r: {type: script, granularity: days, starts: 2026-10-01}
@@ -126,9 +131,6 @@ def counted(make_folder, tmp_path, run_cli):
         return log.read_text().split() if log.exists() else []
 
     assert len(run()) == 31
-    # The entry just written is unsettled (the file changed this very second);
-    # wait until it would be trusted without a look at the content.
-    time.sleep(2.1)
     assert run() == []
     assert (folder / CACHE_NAME).exists()
     return folder, out / "r.tsv", run
@@ -188,7 +190,9 @@ def test_an_entry_survives_only_with_the_same_granularity(tmp_path):
     path.write_text("date\tn\n2026-11-01 05:00:00\t1\n")
     cache = TriageCache(tmp_path / CACHE_NAME)
     assert len(cache.coverage(path, Granularity.HOURS)) == 1
-    with pytest.raises(TimelineError, match="not a date in the format %Y-%m-%d"):
+    with pytest.raises(GranularityError, match=r"r\.tsv was written for granularity hours "
+                       r"\(line 2 is dated 2026-11-01 05:00:00\), but the report's "
+                       "granularity is now days"):
         cache.coverage(path, DAYS)
 
 
@@ -253,3 +257,34 @@ def test_new_days_are_appended_only_to_files_as_this_tool_wrote_them(make_folder
     straight = (tmp_path / "straight/r.tsv").read_bytes()
     assert (tmp_path / "appended/r.tsv").read_bytes() == straight
     assert edited.read_bytes() == straight  # merged in full: no CRLF left
+
+
+def test_the_settle_time_is_two_seconds_unless_given():
+    assert TriageCache("c").settled_ns == 2_000_000_000
+    assert TriageCache("c", settled_ns=5).settled_ns == 5
+
+
+def test_an_entry_is_trusted_by_identity_once_settled(tmp_path):
+    path = tmp_path / "r.tsv"
+    path.write_text("date\tn\n2026-11-01\t1\n")
+    claimed = Coverage(DAYS, [(1, 2)])  # not what the file says: only trusted unread
+    st = os.stat(path)
+    for settled_ns, trusted in ((10**12, False), (0, True)):
+        cache = TriageCache(tmp_path / CACHE_NAME, settled_ns=settled_ns)
+        cache.record(path, st, st.st_ctime_ns + 1, 0, claimed)
+        assert (cache.coverage(path, DAYS) == claimed) is trusted
+
+
+def test_temp_files_of_killed_runs_are_removed_beside_the_cache(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    names = [f"..reportupdater-triage.{dead.pid}.tmp",  # as earlier versions named them
+             f"..reportupdater-triage.{dead.pid}.140000000000.tmp",
+             f"..reportupdater-triage.{os.getppid()}.tmp"]  # alive: still writing
+    for name in names:
+        (tmp_path / name).write_text("half a ca")
+    cache = TriageCache(tmp_path / CACHE_NAME)
+    cache.forget(tmp_path / "r.tsv")
+    cache.record(tmp_path / "r.tsv", os.stat(tmp_path), 0, 0, Coverage(DAYS))
+    cache.save()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [names[2], CACHE_NAME]

@@ -16,17 +16,17 @@ from typing import Sequence
 from .. import __version__
 from ..errors import ConfigError, ReportUpdaterError, RerunError, UsageError
 from ..logs import setup_logging
-from . import (dashboard, fixtures, push, render, rerun, run, serve, status, test, try_,
-               validate)
-from .common import (EXIT_FAILED, EXIT_OK, EXIT_QUEUED, EXIT_STUCK, EXIT_USAGE, Formatter,
-                     log)
+from . import (alerts, dashboard, fixtures, metric, push, render, rerun, run, serve, status,
+               test, try_, validate)
+from .common import (EXIT_ALERT, EXIT_FAILED, EXIT_OK, EXIT_QUEUED, EXIT_STUCK, EXIT_USAGE,
+                     Formatter, log)
 
 __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_QUEUED",
-           "EXIT_STUCK"]
+           "EXIT_ALERT", "EXIT_STUCK"]
 
 # In the order ``reportupdater --help`` lists them.
 COMMAND_MODULES = (run, rerun, push, validate, render, status, try_, test, fixtures, serve,
-                   dashboard)
+                   dashboard, metric, alerts)
 COMMAND_NAMES = tuple(module.NAME for module in COMMAND_MODULES)
 
 

@@ -25,6 +25,7 @@ EXIT_OK = 0  # everything due succeeded
 EXIT_FAILED = 1  # a report failed to read, execute or write
 EXIT_USAGE = 2  # bad invocation or an unreadable config
 EXIT_QUEUED = 3  # data written, but Graphite points wait in the outbox
+EXIT_ALERT = 4  # run --fail-on-alert: an alert is firing after the run
 EXIT_STUCK = 5  # another run has held the lock for longer than max_run_seconds
 
 

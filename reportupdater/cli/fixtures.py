@@ -53,6 +53,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     config = read_config(args)
     report = usable_report(config, args.report)
+    if report.type == "cohort":
+        raise UsageError(f"report {report.key!r} is a cohort report: its queries read the "
+                         "MediaWiki tables of a real wiki, not fixtures")
     if report.type == "script":
         raise UsageError(f"report {report.key!r} is a script: its tables can't be read "
                          "from a query; it gets the fixture folder in "

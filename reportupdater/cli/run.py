@@ -11,12 +11,13 @@ from typing import TextIO
 
 from .. import api
 from ..config import Config
+from ..alerts.sink import AlertSink
 from ..errors import LockHeldError, RunStuckError, UsageError
 from ..lock import run_lock
 from ..planning import check_report_names
 from ..summary import RunSummary, utcnow
-from .common import (EXIT_FAILED, EXIT_OK, EXIT_QUEUED, EXIT_STUCK, Formatter, add_common,
-                     add_folders, moment, read_config)
+from .common import (EXIT_ALERT, EXIT_FAILED, EXIT_OK, EXIT_QUEUED, EXIT_STUCK, Formatter,
+                     add_common, add_folders, moment, read_config)
 
 NAME = "run"
 
@@ -32,9 +33,11 @@ time; a second one exits 0 at once. A run stops itself after max_run_seconds
 Exit status: 0 all due intervals succeeded, or another run holds the lock;
 1 a report failed to read, execute or write (the others still ran), or the run
 passed max_run_seconds and stopped; 2 bad invocation or unreadable config;
-3 everything was written but Graphite points wait in the outbox; 5 another
-run has held the lock for longer than max_run_seconds (it may be hung; the
-message names its PID and start time).
+3 everything was written but Graphite points wait in the outbox; 4 with
+--fail-on-alert, an alert is firing after the run (1 wins over 4, 4 over 3);
+5 another run has held the lock for longer than max_run_seconds (it may be
+hung; the message names its PID and start time). A message about an alert
+that can't be delivered waits in the outbox and changes no exit status.
 
 Example:
   reportupdater run queries output
@@ -68,10 +71,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--dry-run", action="store_true",
                      help="list the intervals that would execute; connect nowhere, "
                           "write nothing")
+    run.add_argument("--rebuild", action="store_true",
+                     help="keep a timeline written for another granularity beside it "
+                          "as NAME.GRANULARITY.bak and recompute its report from the "
+                          "start (default: refuse such a timeline)")
     run.add_argument("--checkpoint-seconds", type=float, default=60.0,
                      help=argparse.SUPPRESS)
     run.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                      help="progress bar on stderr (default: auto, only on a terminal)")
+    run.add_argument("--fail-on-alert", action="store_true",
+                     help="exit 4 when an alert is firing after the run")
     add_common(run)
     run.set_defaults(command_main=main)
 
@@ -89,10 +98,12 @@ def main(args: argparse.Namespace) -> int:
         return print_plan(config, args, now)
     try:
         with run_lock(args.query_folder, config.max_run_seconds):
+            publishers = sinks(config, args, now)
+            alerts = alert_sink(config, args, now)
             summary = api.run(config, args.output_folder, now=now, reports=args.report,
-                              jobs=args.jobs, sinks=sinks(config, args, now), lock=False,
+                              jobs=args.jobs, sinks=[*publishers, alerts], lock=False,
                               checkpoint_seconds=args.checkpoint_seconds, start=args.start,
-                              until=args.until)
+                              until=args.until, rebuild=args.rebuild)
     except RunStuckError as e:
         log.error("%s", e)
         return EXIT_STUCK
@@ -102,19 +113,22 @@ def main(args: argparse.Namespace) -> int:
     log.info("run finished: %d interval(s) executed, %d row(s) written to %d file(s), "
              "%d failure(s)", summary.intervals_executed, summary.rows_written,
              summary.files_written, len(summary.failures))
-    return exit_status(config, summary)
+    return exit_status(config, summary, args.fail_on_alert and alerts.firing > 0)
 
 
-def exit_status(config: Config, summary: RunSummary) -> int:
+def exit_status(config: Config, summary: RunSummary, alert_fails: bool = False) -> int:
     if summary.failures or config.errors or summary.stopped_by_time_limit:
         return EXIT_FAILED
+    if alert_fails:
+        return EXIT_ALERT
     if summary.graphite_queued:
         return EXIT_QUEUED
     return EXIT_OK
 
 
 def sinks(config: Config, args: argparse.Namespace, now: dt.datetime) -> list[object]:
-    """The run's sinks, in order: Graphite, StatsD, the state file, the progress bar.
+    """The run's sinks that publish, in order: Graphite, StatsD, the state file,
+    the progress bar (the alert sink comes after them).
 
     --no-graphite leaves out Graphite and StatsD: development copies must not
     touch production metrics.
@@ -136,6 +150,20 @@ def sinks(config: Config, args: argparse.Namespace, now: dt.datetime) -> list[ob
     if bar is not None:
         chosen.append(bar)
     return chosen
+
+
+def alert_sink(config: Config, args: argparse.Namespace, now: dt.datetime) -> AlertSink:
+    """The sink that judges the alert rules once the run is done (last of all); it
+    counts in StatsD unless --no-graphite."""
+    statsd = None
+    if config.statsd is not None and not args.no_graphite:
+        from ..publish.statsd import statsd_client
+        try:
+            statsd = statsd_client(config.statsd)
+        except OSError as e:
+            log.warning("statsd: cannot use %s:%s (%s); alerts are not counted",
+                        config.statsd.host, config.statsd.port, e)
+    return AlertSink(config, args.output_folder, now, args.report, statsd)
 
 
 def progress_bar(config: Config, args: argparse.Namespace, now: dt.datetime,

@@ -20,9 +20,10 @@ log = logging.getLogger("reportupdater")
 DOC = """\
 Show, for each report: its type and granularity; for how many explode
 combinations a file exists; the first and last date present; the intervals
-done and expected now; how many are missing and the oldest missing one; and
-the last failure a run recorded (in OUTPUT_FOLDER/.reportupdater-state.json);
-and the run in progress, if one holds the query folder's lock, and since when.
+done and expected now; how many are missing and the oldest missing one; the
+last failure a run recorded (in OUTPUT_FOLDER/.reportupdater-state.json); its
+end date ("ended" once passed) and owner; the alerts firing; and the run in
+progress, if one holds the query folder's lock, and since when.
 It reads files only. --format json prints a stable document for monitoring
 (see docs/operator.md for its schema).
 
@@ -73,7 +74,7 @@ def main(args: argparse.Namespace) -> int:
 
 def format_table(statuses: Sequence[ReportStatus], state_problem: str | None = None) -> str:
     header = ["REPORT", "TYPE", "GRANULARITY", "FILES", "FIRST", "LAST", "DONE/EXPECTED",
-              "MISSING", "OLDEST MISSING", "LAST FAILURE"]
+              "MISSING", "OLDEST MISSING", "LAST FAILURE", "ENDS", "OWNER"]
     rows = [header]
     for s in statuses:
         failure = s.last_failure
@@ -85,6 +86,9 @@ def format_table(statuses: Sequence[ReportStatus], state_problem: str | None = N
             str(s.missing) if s.type else "-",
             s.oldest_missing.label if s.oldest_missing else "-",
             str(failure.get("at", "?")) if failure else "-",
+            (f"{s.ends} (ended)" if s.ended else s.ends) if s.ends else "-",
+            (s.owner[0] + (f" +{len(s.owner) - 1}" if len(s.owner) > 1 else ""))
+            if s.owner else "-",
         ])
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
@@ -94,6 +98,12 @@ def format_table(statuses: Sequence[ReportStatus], state_problem: str | None = N
         problems.append(f"  {state_problem}")
     if problems:
         lines += ["", "Problems:", *problems]
+    alerts = [(s.report, a) for s in statuses for a in s.alerts_firing]
+    if alerts:
+        lines += ["", "Firing alerts:"]
+        for report, a in alerts:
+            lines.append(f"  {report} ({a['series']}) rule {a['rule']!r} since {a['since']}: "
+                         f"{a['detail']}")
     failed = [s for s in statuses if s.last_failure]
     if failed:
         lines += ["", "Last failures:"]

@@ -13,9 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 from types import MappingProxyType
 
+from ..alerts.settings import read_alerting
 from ..errors import ConfigError
 from .model import DEFAULT_MAX_RUN_SECONDS, Config
 from .problems import Collector
+from .cohorts import read_cohorts
 from .report import Context, read_report
 from .sections import DEFAULTS, TOP_LEVEL
 from .services import read_databases, read_graphite, read_statsd
@@ -73,8 +75,17 @@ def _build(raw: dict, path: Path, query_folder: Path, c: Collector) -> Config:
     databases = read_databases(top["databases"] or {}, query_folder, c)
     graphite = read_graphite(top["graphite"], query_folder, c)
     statsd = read_statsd(top["statsd"], c)
+    cohorts = read_cohorts(top["cohorts"] or {}, databases, query_folder, c)
+    alerting = None
+    if top["alerting"] is not None:
+        alerting = read_alerting(top["alerting"], lambda message, path, severity: c.add(
+            message, path=("alerting", *path), severity=severity), query_folder)
+    if "alerts" in defaults:
+        c.add("alerts belong to a report, not to defaults (a rule names the report's "
+              "columns)", path=("defaults", "alerts"))
     context = Context(defaults=defaults, databases=databases, graphite=graphite,
-                      top_hive=top["hive"] or {}, query_folder=query_folder)
+                      top_hive=top["hive"] or {}, query_folder=query_folder,
+                      cohorts=cohorts)
     reports = []
     for key, settings in raw["reports"].items():
         report = read_report(str(key), settings, context, c)
@@ -83,5 +94,7 @@ def _build(raw: dict, path: Path, query_folder: Path, c: Collector) -> Config:
     return Config(path=path, query_folder=query_folder, reports=tuple(reports),
                   databases=MappingProxyType(databases), graphite=graphite, statsd=statsd,
                   jobs=top["jobs"], max_run_seconds=top["max_run_seconds"] or DEFAULT_MAX_RUN_SECONDS,
+                  alerting=alerting,
                   problems=tuple(c.problems),
-                  report_keys=tuple(str(k) for k in raw["reports"]))
+                  report_keys=tuple(str(k) for k in raw["reports"]),
+                  cohorts=MappingProxyType(cohorts))

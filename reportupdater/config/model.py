@@ -7,6 +7,8 @@ the values print as the words written in the YAML.
 
 from __future__ import annotations
 
+from ..cohorts.spec import CohortConfig, CohortReport
+
 import datetime as dt
 import enum
 import itertools
@@ -15,6 +17,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Iterator, Mapping
 
+from ..alerts.settings import AlertingSettings, AlertRule
 from ..intervals import Granularity
 from ..templates import Template
 
@@ -27,6 +30,7 @@ class ReportType(enum.StrEnum):
     SQL = "sql"
     HIVE = "hive"
     SCRIPT = "script"
+    COHORT = "cohort"
 
 
 class DatabaseEngine(enum.StrEnum):
@@ -144,6 +148,12 @@ class ReportConfig:
     # PLAIN or ANY; None for a script report that does not name the key.
     explode_values: ExplodeValues | None = ExplodeValues.PLAIN
     dialect: Dialect | None = None  # the query's SQL dialect for local runs (None: by engine)
+    cohort: CohortReport | None = None  # type: cohort reports only
+    owner: tuple[str, ...] = ()  # email addresses
+    description: str | None = None
+    ticket: str | None = None  # a URL
+    ends: dt.datetime | None = None  # intervals starting on or after it are not computed
+    alerts: tuple[AlertRule, ...] = ()
 
     @property
     def placeholders(self) -> tuple[str, ...]:
@@ -216,8 +226,10 @@ class Config:
     statsd: StatsdConfig | None = None
     jobs: int | None = None
     max_run_seconds: int = DEFAULT_MAX_RUN_SECONDS  # a run stops itself after this long
+    alerting: AlertingSettings | None = None
     problems: tuple[Problem, ...] = ()
     report_keys: tuple[str, ...] = ()  # every key under `reports`, valid or not
+    cohorts: Mapping[str, CohortConfig] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def errors(self) -> tuple[Problem, ...]:

@@ -9,22 +9,24 @@ involve several keys or the files of the query folder.
 
 from __future__ import annotations
 
-import os
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..alerts.settings import read_rules
+from ..cohorts.spec import CohortConfig
 from ..templates import Template, TemplateKind, template_variables
 from .explode import (JINJA_EXTRA_VARIABLES, TEMPLATE_VARIABLES, ValueRule,
                       read_explode_by)
 from .hive import hive_sink, read_hive_settings
 from .model import (DatabaseConfig, ExplodeValues, GraphiteConfig, ReportConfig,
                     ReportGraphite, ReportType)
+from .cohorts import read_cohort_report
 from .names import check_explode_value
 from .problems import Collector
 from .sections import REPORT, unsafe_in_metric
-from .source import SourceError, read_text
+from .template_file import read_template
 from .spec import FIRST_DATE, LAST_DATE, Int, Invalid, ProblemSink
 
 Bad = ProblemSink
@@ -39,6 +41,7 @@ class Context:
     graphite: GraphiteConfig | None
     top_hive: dict
     query_folder: Path
+    cohorts: Mapping[str, CohortConfig] = field(default_factory=dict)
 
 
 def read_report(key: str, settings: Any, ctx: Context, c: Collector) -> ReportConfig | None:
@@ -72,7 +75,9 @@ def read_report(key: str, settings: Any, ctx: Context, c: Collector) -> ReportCo
         starts=values["starts"], lag=values["lag"], execute=values["execute"],
         db=values["db"] if report_type is ReportType.SQL else None,
         max_data_points=values["max_data_points"], group=values["group"],
-        timeout=values["timeout"], dialect=values["dialect"], **derived)
+        timeout=values["timeout"], dialect=values["dialect"], owner=values["owner"] or (),
+        description=values["description"], ticket=values["ticket"], ends=values["ends"],
+        **derived)
 
 
 def _derived(key: str, settings: dict, values: dict[str, Any], ctx: Context, c: Collector
@@ -92,15 +97,43 @@ def _derived(key: str, settings: dict, values: dict[str, Any], ctx: Context, c: 
     graphite = None
     if "graphite" in settings:
         graphite = read_report_graphite(settings["graphite"], ctx.graphite, bad)
+    cohort = None
+    if report_type is ReportType.COHORT:
+        cohort = read_cohort_report(key, values, ctx.cohorts, bad)
     template = None
-    if values["execute"] is not None and report_type is not None:
+    if (values["execute"] is not None and report_type is not None
+            and report_type is not ReportType.COHORT):
         template = read_template(report_type, values["execute"], ctx.query_folder, bad)
         if template is not None and explode_by is not None:
             check_placeholders(template, [name for name, _ in explode_by], bad)
     if explode_values is None and report_type is not ReportType.SCRIPT:
         explode_values = ExplodeValues.PLAIN
+    _check_ends(values, bad)
+    alerts = ()
+    if settings.get("alerts") is not None:
+        alerts = read_rules(settings["alerts"], rule_sink(key, c), dict(explode_by or ()))
     return dict(explode_by=explode_by, hive_settings=hive_settings, graphite=graphite,
-                template=template, explode_values=explode_values)
+                template=template, explode_values=explode_values, cohort=cohort,
+                alerts=alerts)
+
+
+def _check_ends(values: dict[str, Any], bad: Bad) -> None:
+    if values["ends"] is not None and values["starts"] is not None \
+            and values["ends"] <= values["starts"]:
+        bad(f"ends {values['ends']:%Y-%m-%d} is not after starts {values['starts']:%Y-%m-%d}: "
+            "the report computes nothing", "ends", "warning")
+
+
+def rule_sink(report: str, c: Collector):
+    """A problem sink for the alert rules: key paths as ``alerts[0].change.drop``,
+    lines of the list items (source.key_lines numbers them)."""
+
+    def add(message: str, path: tuple[str, ...], severity: str = "error") -> None:
+        name = path[0] + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in path[1:])
+        c.add(message, path=("reports", report, *path), report=report, severity=severity,
+              key=name)
+
+    return add
 
 
 def _check_max_data_points(values: dict[str, Any], bad: Bad) -> None:
@@ -198,36 +231,6 @@ def _metric_path_problem(path: str) -> str | None:
             return (f"contains {unsafe_in_metric(text)!r}, which can't be in a metric path "
                     "(values from data are sanitised, the path's own text is not)")
     return None
-
-
-def read_template(report_type: ReportType, execute: str, query_folder: Path, bad: Bad
-                  ) -> Template | None:
-    if report_type is ReportType.SCRIPT:
-        script = query_folder / execute
-        if not os.path.isfile(script):
-            bad(f"script {str(script)!r} does not exist", "execute")
-            return None
-        if not os.access(script, os.X_OK):
-            bad(f"script {str(script)!r} is not executable (chmod +x it)", "execute")
-            return None
-        return Template(path=script, kind=TemplateKind.SCRIPT, language=report_type)
-    extension = "sql" if report_type is ReportType.SQL else "hql"
-    legacy = query_folder / f"{execute}.{extension}"
-    jinja = query_folder / f"{execute}.{extension}.j2"
-    if os.path.exists(legacy) and os.path.exists(jinja):
-        bad(f"both {str(legacy)!r} and {str(jinja)!r} exist; keep only one", "execute")
-        return None
-    chosen, kind = ((jinja, TemplateKind.JINJA) if os.path.exists(jinja)
-                    else (legacy, TemplateKind.FORMAT))
-    if not os.path.exists(chosen):
-        bad(f"template {str(legacy)!r} (or {jinja.name!r}) does not exist", "execute")
-        return None
-    try:
-        text = read_text(chosen)
-    except SourceError as e:
-        bad(f"template {str(chosen)!r} cannot be read: {e.message}", "execute")
-        return None
-    return Template(path=chosen, kind=kind, language=report_type, text=text)
 
 
 def check_placeholders(template: Template, placeholders: list[str], bad: Bad) -> None:

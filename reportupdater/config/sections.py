@@ -15,6 +15,7 @@ import shlex
 from pathlib import PurePosixPath
 from typing import Any
 
+from ..alerts.settings import is_url, parse_addresses
 from ..intervals import Granularity
 from .model import (DEFAULT_HIVE_COMMAND, DEFAULT_MAX_RUN_SECONDS, DatabaseEngine, Dialect,
                     ExplodeValues, GraphiteProtocol, HiveAuth, HiveBackend, ReportType)
@@ -127,6 +128,27 @@ class HiveConfiguration(Kind):
         return tuple(sorted(session.items()))
 
 
+class Addresses(Kind):
+    """An email address or a list of them."""
+
+    expect = "an email address or a list of them"
+
+    def parse(self, value: Any) -> tuple[str, ...]:
+        try:
+            return parse_addresses(value)
+        except ValueError as e:
+            raise Invalid(str(e)) from None
+
+
+class Url(Kind):
+    expect = "a URL (http:// or https://)"
+
+    def parse(self, value: Any) -> str:
+        if not isinstance(value, str) or not is_url(value.strip()):
+            raise self.refuse(value)
+        return value.strip()
+
+
 def _port(**kw: Any) -> Int:
     return Int(1, 65535, show_minimum=False, **kw)
 
@@ -144,6 +166,9 @@ TOP_LEVEL = Section({
                   "how many intervals execute at once; `--jobs` wins (default 4)"),
     "max_run_seconds": Field(Int(1, TEN_YEARS, unit="seconds"), DEFAULT_MAX_RUN_SECONDS,
                              "a run that has taken longer stops itself"),
+    "alerting": Field(Table("a mapping with email and/or webhook"), None,
+                      "where alert messages go (see docs/alerts.md)", null_is_default=True),
+    "cohorts": Field(Table(), {}, "a map of cohort name to `{db, users}` or `{db, query}`"),
 }, label="'{key}'", unknown="unknown top-level key {key!r} (ignored; known keys: {known})")
 
 REPORT = Section({
@@ -167,9 +192,18 @@ REPORT = Section({
     "funnel": Field(Kind(), None, "deprecated and ignored"),
     "timeout": Field(Seconds(), None, "seconds after which a query or script is killed"),
     "hive": Field(Table(), {}, "per-report `hive:` settings over the top-level ones"),
-    "description": Field(Kind(), None, "free text, ignored"),
+    "description": Field(Text(), None, "what the report measures; shown in alerts"),
+    "owner": Field(Addresses(), (), "who gets the report's alerts"),
+    "ticket": Field(Url(), None, "a URL, e.g. the metric's clean-up task"),
+    "ends": Field(Date(), None, "no interval starting on or after it is computed"),
+    "alerts": Field(Kind(), None, "alert rules, per report (see docs/alerts.md)"),
     "dialect": Field(Choice(Dialect), None, "the SQL dialect of the query, for local runs "
                                            "(default: by engine)"),
+    "metric": Field(Kind(), None, "for `cohort` reports: the metric measured"),
+    "cohort": Field(Kind(), None, "for `cohort` reports: a key of `cohorts`"),
+    "params": Field(Kind(), None, "for `cohort` reports: the metric's parameters"),
+    "aggregate": Field(Kind(), None, "for `cohort` reports: the aggregate columns written "
+                                     "(default: all)"),
 }, unknown="unknown key {key!r} (ignored; is it a typo?)")
 
 DEFAULTS = dataclasses.replace(REPORT, unknown="unknown key {key!r} in defaults (ignored)")

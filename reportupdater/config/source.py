@@ -140,12 +140,19 @@ for _tag, _construct in [("bool", yaml.SafeLoader.construct_yaml_bool),
 
 
 def key_lines(root: yaml.Node | None) -> KeyLines:
-    """Line numbers (1-based) of every mapping key, by key path."""
+    """Line numbers (1-based) of every mapping key, by key path; the items of a
+    list (alert rules) count as keys "0", "1"..."""
     lines: KeyLines = {}
     stack = [(root, ())] if root is not None else []
     seen: set[tuple[int, tuple[str, ...]]] = set()
     while stack:
         node, path = stack.pop()
+        if isinstance(node, yaml.SequenceNode) and (id(node), path) not in seen:
+            seen.add((id(node), path))
+            for index, item in enumerate(node.value):
+                lines.setdefault(path + (str(index),), item.start_mark.line + 1)
+                stack.append((item, path + (str(index),)))
+            continue
         if not isinstance(node, yaml.MappingNode) or (id(node), path) in seen:
             continue
         seen.add((id(node), path))

@@ -66,6 +66,7 @@ REGISTRY: dict[str, str] = {
     "duckdb": "reportupdater.engines.duckdb:DuckdbEngine",
     "script": "reportupdater.engines.script:ScriptEngine",
     "hive": "reportupdater.engines.hive:HiveEngine",
+    "cohort": "reportupdater.engines.cohort:CohortEngine",
 }
 
 

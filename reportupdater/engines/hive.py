@@ -9,7 +9,8 @@ Input: a rendered HiveQL ``Query`` and the report's ``HiveSettings``. Output: a
   the same thread (a Thrift client must not be shared between threads).
 * ``cli`` runs a client command (``hive -e``, ``beeline ... -e``) and reads its
   stdout as TSV, first line the header, tolerating Hadoop log lines (see
-  ``parse_cli_output``). A timeout kills the whole process tree.
+  ``parse_cli_output``), under the same rules as a script's output (see
+  ``output``). A timeout kills everything the client started.
 
 pyhive is imported only when a hiveserver2 engine opens, so runs without Hive
 reports never load it.
@@ -29,7 +30,8 @@ from typing import Any, Hashable, Iterator, Mapping, Sequence
 from ..config import Config, HiveSettings, ReportConfig
 from ..errors import ExecutionError
 from . import Query, Table
-from .script import spawn
+from .output import check_header, decode, shown, split_lines
+from .process import spawn
 
 log = logging.getLogger(__name__)
 
@@ -346,7 +348,7 @@ def _error_line(stderr: str) -> str:
     return _short(lines[-1]) if lines else "(nothing on stderr)"
 
 
-def parse_cli_output(stdout: str, what: str) -> Table:
+def parse_cli_output(stdout: str | bytes, what: str) -> Table:
     """A client's stdout as a table: the header line, then tab-separated rows.
 
     Blank lines are skipped. Before the header, lines that ``is_noise`` are
@@ -355,12 +357,14 @@ def parse_cli_output(stdout: str, what: str) -> Table:
     with another field count is dropped if it looks like noise and is an error
     otherwise. So no row that could be recorded is ever dropped. ``NULL`` and
     empty fields become None (beeline and the Hive CLI print NULL for nulls).
+    Output that is binary or not UTF-8, and a header that can't name columns
+    (see ``output.check_header``), are errors.
     """
+    text = decode(stdout, what) if isinstance(stdout, bytes) else stdout
     header: list[str] | None = None
     rows: list[tuple[str | None, ...]] = []
     dropped = 0
-    for number, line in enumerate(stdout.split("\n"), start=1):
-        line = line.rstrip("\r")
+    for number, line in enumerate(split_lines(text), start=1):
         if not line.strip(" "):
             continue
         if header is None:
@@ -368,6 +372,7 @@ def parse_cli_output(stdout: str, what: str) -> Table:
                 dropped += 1
             else:
                 header = clean_header(line.split("\t"))
+                check_header(header, line, what, where=f"line {number}")
             continue
         fields = line.split("\t")
         if len(fields) == len(header):
@@ -375,10 +380,9 @@ def parse_cli_output(stdout: str, what: str) -> Table:
         elif is_noise(line):
             dropped += 1
         else:
-            shown = line if len(line) <= 200 else line[:200] + "..."
             raise ExecutionError(
                 f"{what} printed {len(fields)} field(s) on line {number} but its header has "
-                f"{len(header)} ({', '.join(header)}): {shown!r}")
+                f"{len(header)} ({', '.join(header)}): {shown(line)}")
     if header is None:
         raise ExecutionError(f"{what} printed no header line" +
                              (f" (only {dropped} log line(s))" if dropped else ""))

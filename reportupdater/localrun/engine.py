@@ -172,6 +172,9 @@ class FixturePool:
         if report.type == "script":
             yield self._script
             return
+        if report.type == "cohort":
+            raise LocalRunError(f"report {report.key!r} is a cohort report: it runs on "
+                                 "MariaDB only, not on fixtures")
         if self._engine is None:
             self._engine = LocalEngine(self.config, self.fixtures)
         yield self._engine

@@ -171,9 +171,10 @@ def report_entry(server: Server, status: Any) -> dict[str, Any]:
     entry.update({
         "state": freshness(status),
         "description": getattr(report, "description", None),
-        "owner": getattr(report, "owner", None),
         "ticket": getattr(report, "ticket", None),
-        "alerts": getattr(status, "alerts", None),
+        # the firing alerts, named for the list page
+        "alerts": [{"name": f"{a['rule']} ({a['series']})", **a}
+                   for a in status.alerts_firing] or None,
         "explode_by": ({name: list(values) for name, values in report.explode_by}
                        if report else {}),
         "graphite": bool(report and report.graphite),

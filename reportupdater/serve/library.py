@@ -18,6 +18,7 @@ from typing import Any, Mapping
 from ..config import Config, ReportConfig
 from ..intervals import Interval
 from ..lock import current_holder
+from ..planning import Plan
 from ..publish.state import state_path
 from ..rendering import rendered
 from ..statuses import ReportStatus, report_status, status, status_document
@@ -46,15 +47,14 @@ class StatusCache:
                            for explode in report.explode_combinations())
         return (now.replace(minute=0, second=0, microsecond=0), identities)
 
-    def report_status(self, report: ReportConfig, output_folder: Path,
-                      now: dt.datetime) -> ReportStatus:
-        key = self.key(report, output_folder, now)
+    def report_status(self, report: ReportConfig, plan: Plan) -> ReportStatus:
+        key = self.key(report, plan.output_folder, plan.now)
         with self._lock:
             entry = self._entries.get(report.key)
         if entry is not None and entry[0] == key:
             status = entry[1]
         else:
-            status = report_status(report, output_folder, now)
+            status = report_status(report, plan)
             self.computed += 1
             with self._lock:
                 self._entries[report.key] = (key, status)

@@ -58,9 +58,16 @@ class RunningServer:
 
     def get(self, path: str, headers: dict[str, str] | None = None) -> Answer:
         """GET ``path`` exactly as given (no normalisation of ``..`` or ``%2F``)."""
+        return self.request("GET", path, headers=headers)
+
+    def post(self, path: str, body: bytes, headers: dict[str, str] | None = None) -> Answer:
+        return self.request("POST", path, body, headers)
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> Answer:
         connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
         try:
-            connection.request("GET", path, headers=headers or {})
+            connection.request(method, path, body=body, headers=headers or {})
             response = connection.getresponse()
             return Answer(response.status, {k.lower(): v for k, v in response.getheaders()},
                           response.read())

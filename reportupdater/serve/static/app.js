@@ -63,7 +63,7 @@ function renderList() {
       el("td", {}, stateBadge(r.state)),
       el("td", {}, r.last_date || "-"),
       el("td", {class: "number"}, r.type ? r.intervals.missing : "-"),
-      el("td", {}, r.owner || ""), el("td", {}, alerts)));
+      el("td", {}, (r.owner || []).join(", ")), el("td", {}, alerts)));
   }
 }
 
@@ -184,7 +184,8 @@ async function showReport(name, params) {
   const meta = [`${report.type || "?"} report, ${report.granularity || "?"}`,
                 `last date ${report.last_date || "-"}`,
                 report.type ? `${report.intervals.missing} interval(s) missing` : null,
-                report.owner ? `owner ${report.owner}` : null];
+                report.owner && report.owner.length ?
+                  `owner ${report.owner.join(", ")}` : null];
   $("report-meta").replaceChildren(meta.filter(Boolean).join(" · "));
   if (report.ticket) {
     const ticket = String(report.ticket);

@@ -1,0 +1,327 @@
+"""Measure a metric over a cohort: one set-based query per wiki.
+
+Input: a ``Config`` (its databases and ``cohorts``), a cohort name, a metric
+and its ``MetricParams``, and for query cohorts and input windows an
+interval. Output: a ``Measurement``: every member's value (or null and a
+reason), the cohort's aggregates, the names no user has, and the queries run.
+
+Steps: read the cohort (a file, or its query rendered for the interval and
+run once); resolve names through ``user`` (one parameterised query per wiki
+that has names); then render the metric's template (built in, or
+``cohort_metrics/<metric>.sql.j2`` in the query folder) for each wiki's IDs
+and run it once. Aggregates are computed from the per-user values here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import functools
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from ..errors import CohortError, ReportUpdaterError
+from ..intervals import Granularity
+from .aggregate import aggregate
+from .members import Member, Resolved, check_wiki, members_from_rows, read_members
+from .metrics import METRICS, TIMESTAMP, MetricParams, needs_registration
+from .spec import CohortConfig
+
+if TYPE_CHECKING:
+    from ..config import Config, DatabaseConfig
+
+EMPTY_SHA1 = "phoiac9h4m842xq45sp7s6u21eteeq1"  # base-36 SHA-1 of an empty page
+OVERRIDE_FOLDER = "cohort_metrics"
+NO_SUCH_USER = "no such user"
+NO_REGISTRATION = "no registration date"
+
+
+@dataclass(frozen=True)
+class UserValue:
+    """One member's value; ``value`` is None exactly when ``reason`` says why."""
+
+    user_id: int | None
+    user_name: str | None
+    wiki: str
+    value: Any
+    reason: str | None = None
+
+
+@dataclass
+class Measurement:
+    metric: str
+    cohort: str
+    params: MetricParams
+    users: list[UserValue]
+    aggregates: dict[str, Any]
+    unknown: list[tuple[str, str]]  # (wiki, user name or ID) nobody has
+    queries: list[tuple[str, str]] = field(default_factory=list)  # (purpose, wiki)
+
+
+@dataclass(frozen=True)
+class Span:
+    """An interval for cohort queries: ``[start, end)``, any length."""
+
+    start: dt.datetime
+    end: dt.datetime
+    granularity: Granularity = Granularity.DAYS
+
+
+# --- connections --------------------------------------------------------------------
+
+def connect_wiki(database: DatabaseConfig, wiki: str):
+    """A pymysql connection to ``wiki`` (its shard when auto_find_db_shard)."""
+    import pymysql
+
+    from ..engines.mysql import shard_address, shard_of
+
+    host, port = database.host, database.port
+    if database.auto_find_db_shard:
+        host, port = shard_address(database, shard_of(database, wiki))
+    options = dict(host=host, port=port, database=wiki, charset="utf8mb4", autocommit=True,
+                   connect_timeout=30)
+    if database.creds_file:
+        options["read_default_file"] = database.creds_file
+    try:
+        return pymysql.connect(**options)
+    except pymysql.MySQLError as e:
+        raise CohortError(f"cannot connect to wiki {wiki!r} of database {database.key!r} at "
+                          f"{host}:{port}: {e}") from e
+
+
+class Session:
+    """Connections per wiki of one database, and every statement run on them."""
+
+    def __init__(self, database: DatabaseConfig,
+                 connect: Callable[[DatabaseConfig, str], Any] | None = None):
+        self.database = database
+        self.connect = connect or connect_wiki
+        self.connections: dict[str, Any] = {}
+        self.executed: list[tuple[str, str]] = []  # (purpose, wiki)
+
+    def run(self, wiki: str, sql: str, args: Any = None, *,
+            purpose: str) -> tuple[list[str], list[tuple]]:
+        import pymysql
+
+        connection = self.connections.get(wiki)
+        if connection is None:
+            connection = self.connections[wiki] = self.connect(self.database, wiki)
+        self.executed.append((purpose, wiki))
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, args)
+                header = [c[0] for c in cursor.description or ()]
+                return header, list(cursor.fetchall())
+        except pymysql.MySQLError as e:
+            raise CohortError(f"{purpose} query failed on wiki {wiki!r}: {e}") from e
+
+    def close(self) -> None:
+        for connection in self.connections.values():
+            try:
+                connection.close()
+            except Exception:  # noqa: BLE001 - closing must not hide the outcome
+                pass
+        self.connections.clear()
+
+
+# --- templates ----------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=None)
+def _environment(override_folder: str | None):
+    import jinja2
+
+    loaders = [jinja2.PackageLoader("reportupdater.cohorts", "sql")]
+    if override_folder:
+        loaders.insert(0, jinja2.FileSystemLoader(override_folder))
+    return jinja2.Environment(loader=jinja2.ChoiceLoader(loaders),
+                              undefined=jinja2.StrictUndefined, autoescape=False,
+                              keep_trailing_newline=True)
+
+
+def render_metric(metric: str, params: MetricParams, user_ids: list[int],
+                  query_folder: Path | None = None) -> str:
+    """The SQL of ``metric`` for these users: the query folder's template if it has one."""
+    import jinja2
+
+    folder = None
+    if query_folder is not None and (Path(query_folder) / OVERRIDE_FOLDER).is_dir():
+        folder = str(Path(query_folder) / OVERRIDE_FOLDER)
+    spec = METRICS[metric]
+    context = dict(
+        user_ids=[int(i) for i in user_ids],
+        window=params.window or "registration", t=int(params.t or 0),
+        t_unit="MINUTE" if spec.t_unit == "minutes" else "HOUR",
+        start=params.start, end=params.end, namespaces=params.namespaces,
+        include_deleted=bool(params.include_deleted), n=params.n, a=params.a, b=params.b,
+        k=params.k, empty_sha1=EMPTY_SHA1)
+    try:
+        return _environment(folder).get_template(f"{metric}.sql.j2").render(context)
+    except jinja2.TemplateError as e:
+        raise CohortError(f"metric template {metric}.sql.j2 cannot be rendered: {e}") from e
+
+
+def render_cohort_query(cohort: CohortConfig, span: Span,
+                        explode: Mapping[str, str]) -> str:
+    """A query cohort's SQL for ``span``, as a report's template would be rendered."""
+    from .. import templates
+
+    if span is None:
+        raise CohortError(f"cohort {cohort.key!r} is a query and needs an interval "
+                          "(its template uses the interval placeholders)")
+    holder = SimpleNamespace(template=cohort.query, key=cohort.key)
+    return templates.render(holder, span, explode)
+
+
+# --- measuring ----------------------------------------------------------------------
+
+def default_wiki(database: DatabaseConfig, explode: Mapping[str, str]) -> str:
+    wiki = explode.get(database.wiki_db_placeholder or "") or database.db
+    if not wiki:
+        raise CohortError(f"database {database.key!r} names no db, so every cohort line "
+                          "needs a wiki column")
+    return check_wiki(wiki, f"database {database.key!r}")
+
+
+def cohort_members(config: Config, cohort: CohortConfig, session: Session,
+                   span: Span | None, explode: Mapping[str, str]) -> list[Member]:
+    if cohort.users is not None:
+        return read_members(cohort.users)
+    sql = render_cohort_query(cohort, span, explode)
+    wiki = default_wiki(session.database, explode)
+    header, rows = session.run(wiki, sql, purpose=f"cohort {cohort.key!r}")
+    return members_from_rows(header, rows, str(cohort.query.path))
+
+
+def resolve(members: list[Member], wiki: str, session: Session) -> Resolved:
+    """User IDs per wiki; names are looked up in ``user``, as query parameters."""
+    resolved = Resolved()
+    names: dict[str, list[str]] = {}
+    for member in members:
+        member_wiki = member.wiki or wiki
+        if member.user_id is not None:
+            resolved.add(member_wiki, member.user_id)
+        else:
+            wiki_names = names.setdefault(member_wiki, [])
+            if member.user_name not in wiki_names:
+                wiki_names.append(member.user_name)
+    for member_wiki, wanted in names.items():
+        found: dict[str, int] = {}
+        for i in range(0, len(wanted), 5000):
+            chunk = wanted[i:i + 5000]
+            placeholders = ", ".join(["%s"] * len(chunk))
+            _, rows = session.run(
+                member_wiki, f"SELECT user_id, user_name FROM user WHERE user_name IN "
+                             f"({placeholders})", [n.encode() for n in chunk],
+                purpose="user names")
+            for user_id, user_name in rows:
+                found[_text(user_name)] = int(user_id)
+        for name in wanted:
+            if name in found:
+                resolved.add(member_wiki, found[name])
+                resolved.names[(member_wiki, found[name])] = name
+            else:
+                resolved.unknown_names.append((member_wiki, name))
+    return resolved
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", errors="replace")
+    return value
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def user_values(metric: str, params: MetricParams, wiki: str, user_ids: list[int],
+                header: list[str], rows: list[tuple]) -> list[UserValue]:
+    """Turn one metric query's rows into a value per user, in ``user_ids`` order."""
+    found: dict[int, tuple[str, Any, list[tuple]]] = {}
+    for row in rows:
+        user_id = int(row[0])
+        entry = found.setdefault(user_id, (_text(row[1]), _text(row[2]), []))
+        entry[2].append(row[3:])
+    needs = needs_registration(metric, params)
+    values = []
+    for user_id in user_ids:
+        if user_id not in found:
+            values.append(UserValue(user_id, None, wiki, None, NO_SUCH_USER))
+            continue
+        name, registration, results = found[user_id]
+        if needs and registration is None:
+            values.append(UserValue(user_id, name, wiki, None, NO_REGISTRATION))
+            continue
+        value, reason = _value(metric, params, header[3:], results)
+        values.append(UserValue(user_id, name, wiki, value, reason))
+    return values
+
+
+def _value(metric: str, params: MetricParams, columns: list[str],
+           results: list[tuple]) -> tuple[Any, str | None]:
+    first = [_number(_text(v)) for v in results[0]]
+    if metric == "namespace_of_edits":
+        counts = {int(ns): int(count) for ns, count in results if ns is not None}
+        return dict(sorted(counts.items())), None
+    if metric == "revert_rate":
+        revisions, reverted = first
+        if not revisions:
+            return None, "no revisions in the window"
+        return reverted / revisions, None
+    if metric == "time_to_threshold":
+        if first[0] is None:
+            return None, f"fewer than {params.b} revisions"
+        return int(first[0]), None
+    spec = METRICS[metric]
+    if spec.kind == "fields":
+        return {name: (value if name == "first" else int(value or 0))
+                for name, value in zip(columns, first)}, None
+    return int(first[0] or 0), None
+
+
+def measure(config: Config, cohort_name: str, metric: str, params: MetricParams, *,
+            span: Span | None = None, explode: Mapping[str, str] | None = None,
+            wiki: str | None = None, connect: Callable[[DatabaseConfig, str], Any] | None = None) -> Measurement:
+    """Every member's value and the cohort's aggregates. Raises CohortError.
+
+    ``wiki``: the wiki of members that name none (default: the explode value of
+    the database's wiki_db_placeholder, else its db). ``connect``: how to open a
+    connection to a wiki (default ``connect_wiki``).
+    """
+    cohorts = getattr(config, "cohorts", {})
+    if cohort_name not in cohorts:
+        raise CohortError(f"unknown cohort {cohort_name!r}; the config {config.path} has: "
+                          f"{', '.join(cohorts) or 'none'}")
+    cohort = cohorts[cohort_name]
+    explode = dict(explode or {})
+    if params.window == "input" and params.start is None:
+        if span is None:
+            raise CohortError(f"metric {metric!r} with window 'input' needs start and end")
+        params = replace(params, start=span.start.strftime(TIMESTAMP),
+                         end=span.end.strftime(TIMESTAMP))
+    session = Session(config.databases[cohort.db], connect)
+    try:
+        wiki = (check_wiki(wiki, "--wiki") if wiki
+                else default_wiki(session.database, explode))
+        members = cohort_members(config, cohort, session, span, explode)
+        resolved = resolve(members, wiki, session)
+        users: list[UserValue] = []
+        for member_wiki, user_ids in resolved.ids.items():
+            sql = render_metric(metric, params, user_ids, config.query_folder)
+            header, rows = session.run(member_wiki, sql, purpose=f"metric {metric!r}")
+            users.extend(user_values(metric, params, member_wiki, user_ids, header, rows))
+        for member_wiki, name in resolved.unknown_names:
+            users.append(UserValue(None, name, member_wiki, None, NO_SUCH_USER))
+    except ReportUpdaterError:
+        raise
+    finally:
+        session.close()
+    unknown = [(u.wiki, u.user_name if u.user_id is None else str(u.user_id))
+               for u in users if u.reason == NO_SUCH_USER]
+    return Measurement(metric, cohort_name, params, users,
+                       aggregate(metric, [u.value for u in users]), unknown,
+                       session.executed)
