@@ -12,7 +12,7 @@ a killed run loses nothing and sends a message twice at most (at least once).
 A delivery failure is logged and the message stays queued: it never fails
 the run or touches the data.
 
-``AlertSink`` is the run observer; ``check_alerts`` does the same for a
+``AlertSink`` is the run's sink; ``check_alerts`` does the same for a
 caller of its own; ``send_test`` sends a sample through every channel.
 """
 
@@ -262,7 +262,7 @@ def firing_incidents(output_folder: Path) -> list[dict]:
 
 
 class AlertSink:
-    """Run observer: checks the alert rules of the reports run, at the end."""
+    """The sink that checks the alert rules of the reports run, at the end."""
 
     def __init__(self, config: Config, output_folder: Path, now: dt.datetime,
                  reports: Sequence[str] = (), statsd: Counter | None = None):
