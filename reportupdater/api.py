@@ -59,8 +59,9 @@ def run(config: Config, output_folder: PathLike, *, now: dt.datetime | None = No
 
     ``now`` defaults to the clock (UTC), ``jobs`` to the config's, else 4.
     ``options`` are further ``RunOptions``: ``start`` and ``until`` (only the
-    intervals in that window, touching no row outside it), ``max_run_seconds``
-    (default: the config's), ``checkpoint_seconds``. With ``lock`` (the default)
+    intervals in that window, touching no row outside it), ``rebuild`` (set
+    aside a timeline written for another granularity and recompute it),
+    ``max_run_seconds`` (default: the config's), ``checkpoint_seconds``. With ``lock`` (the default)
     the query folder's lock is taken for the run: raises LockHeldError if
     another run holds it, RunStuckError if it has held it too long. Raises UsageError for an
     unknown report or a bad option; KeyboardInterrupt, after committing what
