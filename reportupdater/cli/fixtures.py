@@ -9,8 +9,6 @@ from pathlib import Path
 from .. import templates
 from ..errors import UsageError
 from ..intervals import Interval
-from ..localrun.engine import current_database, dialect_of
-from ..localrun.scaffold import tables_read, write_fixtures
 from ..rendering import usable_report
 from .common import (EXIT_OK, Formatter, add_common, add_query_folder, explode_arguments,
                      moment, read_config)
@@ -51,6 +49,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from ..localrun.engine import current_database, dialect_of  # not on every command's path
+    from ..localrun.scaffold import tables_read, write_fixtures
+
     config = read_config(args)
     report = usable_report(config, args.report)
     if report.type == "cohort":

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 from ..errors import CaseError, UsageError
-from ..localrun.cases import describe, find_cases, junit_xml, run_case, update_expected
 from .common import EXIT_FAILED, EXIT_OK, Formatter, add_common, read_config
 
 NAME = "test"
@@ -50,6 +49,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    # Not on every command's path: the cases need DuckDB, sqlglot and XML.
+    from ..localrun.cases import describe, find_cases, junit_xml, run_case, update_expected
+
     config = read_config(args)
     try:
         folders = find_cases(args.query_folder, args.case)

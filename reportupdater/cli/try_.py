@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 from ..errors import UsageError
-from ..localrun.trying import intervals_in, try_report
 from ..rendering import usable_report
 from .common import (EXIT_FAILED, EXIT_OK, Formatter, add_common, add_query_folder,
                      explode_arguments, moment, read_config)
@@ -71,6 +70,8 @@ def check_dates(args: argparse.Namespace) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from ..localrun.trying import intervals_in, try_report  # not on every command's path
+
     check_dates(args)
     if args.fixtures is not None and not args.fixtures.is_dir():
         raise UsageError(f"--fixtures {str(args.fixtures)!r} does not exist or is not a "
