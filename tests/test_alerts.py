@@ -636,6 +636,21 @@ def test_fail_on_alert_exits_4_while_an_alert_fires(edits_folder, run_cli, tmp_p
     smtp_server.wait_for(2)
 
 
+def test_no_alerts_judges_and_sends_nothing_and_a_later_run_still_fires(
+        edits_folder, run_cli, tmp_path, smtp_server, webhook_server):
+    folder = edits_folder(rows=["-\t2026-10-01\t3"])
+    output = tmp_path / "out"
+    quiet = run_cli("run", folder, output, "--now", "2026-10-02", "--no-alerts",
+                    "--fail-on-alert")
+    assert quiet.code == 0, quiet.err
+    assert "alert fired" not in quiet.err
+    assert smtp_server.messages == [] and webhook_server.posts == []
+    assert not (output / ".reportupdater-alerts.json").exists() and outbox(output) == []
+    assert run_cli("run", folder, output, "--now", "2026-10-02", "--fail-on-alert").code == 4
+    smtp_server.wait_for(1)
+    assert len(webhook_server.posts) == 1
+
+
 def test_stale_fires_when_a_failing_query_leaves_intervals_empty(
         make_folder, run_cli, tmp_path, webhook_server):
     script = ('#!/bin/sh\ncase "$1" in 2026-10-0[45]) echo "upstream late" >&2; exit 1;; esac\n'

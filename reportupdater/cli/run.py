@@ -81,6 +81,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      help="progress bar on stderr (default: auto, only on a terminal)")
     run.add_argument("--fail-on-alert", action="store_true",
                      help="exit 4 when an alert is firing after the run")
+    run.add_argument("--no-alerts", action="store_true",
+                     help="judge no alert rule, send no alert and leave incidents as "
+                          "they are (for development copies)")
     add_common(run)
     run.set_defaults(command_main=main)
 
@@ -99,9 +102,10 @@ def main(args: argparse.Namespace) -> int:
     try:
         with run_lock(args.query_folder, config.max_run_seconds):
             publishers = sinks(config, args, now)
-            alerts = alert_sink(config, args, now)
+            alerts = None if args.no_alerts else alert_sink(config, args, now)
             summary = api.run(config, args.output_folder, now=now, reports=args.report,
-                              jobs=args.jobs, sinks=[*publishers, alerts], lock=False,
+                              jobs=args.jobs, sinks=[*publishers, *filter(None, [alerts])],
+                              lock=False,
                               checkpoint_seconds=args.checkpoint_seconds, start=args.start,
                               until=args.until, rebuild=args.rebuild)
     except RunStuckError as e:
@@ -113,7 +117,8 @@ def main(args: argparse.Namespace) -> int:
     log.info("run finished: %d interval(s) executed, %d row(s) written to %d file(s), "
              "%d failure(s)", summary.intervals_executed, summary.rows_written,
              summary.files_written, len(summary.failures))
-    return exit_status(config, summary, args.fail_on_alert and alerts.firing > 0)
+    firing = alerts is not None and alerts.firing > 0
+    return exit_status(config, summary, args.fail_on_alert and firing)
 
 
 def exit_status(config: Config, summary: RunSummary, alert_fails: bool = False) -> int:
