@@ -244,7 +244,9 @@ def user_values(metric: str, params: MetricParams, wiki: str, user_ids: list[int
     found: dict[int, tuple[str, Any, list[tuple]]] = {}
     for row in rows:
         user_id = int(row[0])
-        entry = found.setdefault(user_id, (_text(row[1]), _text(row[2]), []))
+        entry = found.get(user_id)
+        if entry is None:  # the name is decoded once per user, not once per row
+            entry = found[user_id] = (_text(row[1]), row[2], [])
         entry[2].append(row[3:])
     needs = needs_registration(metric, params)
     values = []
@@ -263,10 +265,10 @@ def user_values(metric: str, params: MetricParams, wiki: str, user_ids: list[int
 
 def _value(metric: str, params: MetricParams, columns: list[str],
            results: list[tuple]) -> tuple[Any, str | None]:
-    first = [_number(_text(v)) for v in results[0]]
     if metric == "namespace_of_edits":
         counts = {int(ns): int(count) for ns, count in results if ns is not None}
         return dict(sorted(counts.items())), None
+    first = [_number(_text(v)) for v in results[0]]
     if metric == "revert_rate":
         revisions, reverted = first
         if not revisions:
