@@ -85,10 +85,35 @@ def connect_wiki(database: DatabaseConfig, wiki: str):
     if database.creds_file:
         options["read_default_file"] = database.creds_file
     try:
-        return pymysql.connect(**options)
+        return _connection_class()(**options)
     except pymysql.MySQLError as e:
         raise CohortError(f"cannot connect to wiki {wiki!r} of database {database.key!r} at "
                           f"{host}:{port}: {e}") from e
+
+
+_PREFERRED_TLS: list = []  # the one context of pymysql's "TLS if the server offers it"
+
+
+@functools.lru_cache(maxsize=None)
+def _connection_class():
+    """pymysql's Connection, building its default TLS context once per process.
+
+    Without TLS options pymysql tries TLS when the server offers it, and builds
+    a fresh context for that on every connection: loading the system's CA paths
+    takes about 30 ms, as long as a small metric's query. The context (no CA,
+    no verification) is the same every time, so it is made once and shared.
+    """
+    import pymysql
+
+    class Connection(pymysql.connections.Connection):
+        def _create_ssl_ctx(self, sslp):
+            if sslp:
+                return super()._create_ssl_ctx(sslp)
+            if not _PREFERRED_TLS:
+                _PREFERRED_TLS.append(super()._create_ssl_ctx(sslp))
+            return _PREFERRED_TLS[0]
+
+    return Connection
 
 
 class Session:
