@@ -331,6 +331,20 @@ def test_one_query_per_metric_and_wiki(make_folder, wiki, second_wiki):
         assert len(result.users) == 300 + len(second)
 
 
+def test_connections_share_one_default_tls_context(make_folder, wiki):
+    """pymysql builds a TLS context (loading the CA paths) for every connection
+    unless told otherwise; the cohort connections build it once."""
+    config = load_config(folder_for(make_folder, wiki[1], files={"everyone.txt": "1\n"}))
+    first = connect_wiki(config.databases["wiki"], wiki[1])
+    second = connect_wiki(config.databases["wiki"], wiki[1])
+    try:
+        assert first.ctx is not None
+        assert second.ctx is first.ctx
+    finally:
+        first.close()
+        second.close()
+
+
 def test_multi_wiki_cohort_agrees_with_each_wiki(make_folder, wiki, second_wiki):
     lines = [f"{u.user_name},{wiki[1]}" for u in wiki[0].users[8:100]]
     lines += [f"{u.user_id},{second_wiki[1]}" for u in second_wiki[0].users]

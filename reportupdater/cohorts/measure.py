@@ -85,10 +85,35 @@ def connect_wiki(database: DatabaseConfig, wiki: str):
     if database.creds_file:
         options["read_default_file"] = database.creds_file
     try:
-        return pymysql.connect(**options)
+        return _connection_class()(**options)
     except pymysql.MySQLError as e:
         raise CohortError(f"cannot connect to wiki {wiki!r} of database {database.key!r} at "
                           f"{host}:{port}: {e}") from e
+
+
+_PREFERRED_TLS: list = []  # the one context of pymysql's "TLS if the server offers it"
+
+
+@functools.lru_cache(maxsize=None)
+def _connection_class():
+    """pymysql's Connection, building its default TLS context once per process.
+
+    Without TLS options pymysql tries TLS when the server offers it, and builds
+    a fresh context for that on every connection: loading the system's CA paths
+    takes about 30 ms, as long as a small metric's query. The context (no CA,
+    no verification) is the same every time, so it is made once and shared.
+    """
+    import pymysql
+
+    class Connection(pymysql.connections.Connection):
+        def _create_ssl_ctx(self, sslp):
+            if sslp:
+                return super()._create_ssl_ctx(sslp)
+            if not _PREFERRED_TLS:
+                _PREFERRED_TLS.append(super()._create_ssl_ctx(sslp))
+            return _PREFERRED_TLS[0]
+
+    return Connection
 
 
 class Session:
@@ -244,7 +269,9 @@ def user_values(metric: str, params: MetricParams, wiki: str, user_ids: list[int
     found: dict[int, tuple[str, Any, list[tuple]]] = {}
     for row in rows:
         user_id = int(row[0])
-        entry = found.setdefault(user_id, (_text(row[1]), _text(row[2]), []))
+        entry = found.get(user_id)
+        if entry is None:  # the name is decoded once per user, not once per row
+            entry = found[user_id] = (_text(row[1]), row[2], [])
         entry[2].append(row[3:])
     needs = needs_registration(metric, params)
     values = []
@@ -263,10 +290,10 @@ def user_values(metric: str, params: MetricParams, wiki: str, user_ids: list[int
 
 def _value(metric: str, params: MetricParams, columns: list[str],
            results: list[tuple]) -> tuple[Any, str | None]:
-    first = [_number(_text(v)) for v in results[0]]
     if metric == "namespace_of_edits":
         counts = {int(ns): int(count) for ns, count in results if ns is not None}
         return dict(sorted(counts.items())), None
+    first = [_number(_text(v)) for v in results[0]]
     if metric == "revert_rate":
         revisions, reverted = first
         if not revisions:

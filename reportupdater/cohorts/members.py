@@ -80,7 +80,10 @@ def parse_members(text: str, source: str) -> list[Member]:
             lines = lines[1:]
     members = []
     for number, line in lines:
-        cells = next(csv.reader(io.StringIO(line), delimiter=delimiter))
+        if '"' in line:  # quoted cells: the csv module; otherwise a plain split
+            cells = next(csv.reader(io.StringIO(line), delimiter=delimiter))
+        else:
+            cells = line.split(delimiter)
         cells = [cell.strip() for cell in cells]
         where = f"{source}:{number}"
         if len(cells) > 2 or not cells or not cells[0]:
