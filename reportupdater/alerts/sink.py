@@ -31,7 +31,6 @@ from typing import Any, Mapping, Protocol, Sequence
 from .. import schedule, timeline as tl
 from ..config import Config, ReportConfig
 from ..errors import DeliveryError, TimelineError
-from . import delivery
 from .evaluate import Verdict, judge
 from .incidents import (FIRED, advance, facts, forget_removed_rules, series_fingerprint,
                         utc_text)
@@ -237,7 +236,7 @@ def deliver_outbox(output_folder: Path, alerting: AlertingSettings | None) -> in
         if channel in down:
             continue
         try:
-            delivery.deliver(channel, entry["message"], alerting)
+            deliver_message(channel, entry["message"], alerting)
         except DeliveryError as e:
             down[channel] = str(e)
             outbox.failed(path, entry, str(e))
@@ -307,8 +306,16 @@ def send_test(config: Config, output_folder: Path, report: ReportConfig, now: dt
     outcomes: list[tuple[str, str | None]] = []
     for channel in (config.alerting.channels if config.alerting else ()):
         try:
-            delivery.deliver(channel, message, config.alerting)
+            deliver_message(channel, message, config.alerting)
             outcomes.append((channel, None))
         except DeliveryError as e:
             outcomes.append((channel, str(e)))
     return outcomes
+
+
+def deliver_message(channel: str, message: dict, alerting: AlertingSettings) -> None:
+    """Send one message; smtplib, ssl and urllib load only when something is sent,
+    so that the hourly run with nothing to deliver does not pay for them."""
+    from .delivery import deliver
+
+    deliver(channel, message, alerting)

@@ -10,8 +10,6 @@ import argparse
 import json
 import logging
 
-from ..alerts.sink import firing_incidents, send_test
-from ..alerts.store import AlertOutbox, StateError
 from ..planning import check_report_names
 from ..summary import utcnow
 from .common import (EXIT_FAILED, EXIT_OK, Formatter, add_common, add_folders, moment,
@@ -58,6 +56,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from ..alerts.sink import firing_incidents, send_test
+    from ..alerts.store import AlertOutbox, StateError
+
     config = read_config(args)
     now = args.now or utcnow()
     if args.test is not None:

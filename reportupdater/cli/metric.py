@@ -12,7 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
-from ..cohorts import METRICS, Span, measure, metric_params
+from ..cohorts.metrics import METRICS, metric_params
 from ..errors import MetricParameterError, UsageError
 from ..intervals import parse_moment
 from ..results import format_value
@@ -77,12 +77,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 
-def _span(start: str | None, end: str | None) -> Span | None:
+def _span(start: str | None, end: str | None) -> "Span | None":
     if start is None and end is None:
         return None
     if start is None or end is None:
         raise UsageError("--cohort-start and --cohort-end go together")
     try:
+        from ..cohorts.measure import Span
+
         return Span(parse_moment(start), parse_moment(end))
     except ValueError as e:
         raise UsageError(f"cohort interval: {e}") from e
@@ -102,6 +104,8 @@ def main(args: argparse.Namespace) -> int:
         option = "--" + e.parameter.replace("_", "-")
         raise UsageError(f"{option}: {e}" if e.parameter != "metric" else str(e)) from e
     span = _span(args.cohort_start or args.start, args.cohort_end or args.end)
+    from ..cohorts.measure import measure
+
     result = measure(config, args.cohort, args.metric, params, span=span, wiki=args.wiki)
     out = sys.stdout
     if args.per_user:

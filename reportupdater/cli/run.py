@@ -7,17 +7,19 @@ import datetime as dt
 import logging
 import os
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from .. import api
 from ..config import Config
-from ..alerts.sink import AlertSink
 from ..errors import LockHeldError, RunStuckError, UsageError
 from ..lock import run_lock
 from ..planning import check_report_names
 from ..summary import RunSummary, utcnow
 from .common import (EXIT_ALERT, EXIT_FAILED, EXIT_OK, EXIT_QUEUED, EXIT_STUCK, Formatter,
                      add_common, add_folders, moment, read_config)
+
+if TYPE_CHECKING:
+    from ..alerts.sink import AlertSink
 
 NAME = "run"
 
@@ -157,9 +159,11 @@ def sinks(config: Config, args: argparse.Namespace, now: dt.datetime) -> list[ob
     return chosen
 
 
-def alert_sink(config: Config, args: argparse.Namespace, now: dt.datetime) -> AlertSink:
+def alert_sink(config: Config, args: argparse.Namespace, now: dt.datetime) -> "AlertSink":
     """The sink that judges the alert rules once the run is done (last of all); it
     counts in StatsD unless --no-graphite."""
+    from ..alerts.sink import AlertSink  # loaded when a run is sure to start
+
     statsd = None
     if config.statsd is not None and not args.no_graphite:
         from ..publish.statsd import statsd_client
