@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from . import config as _config
 from .config import Config, Problem
@@ -21,11 +21,12 @@ from .errors import UsageError
 from .lock import run_lock
 from .pipeline import RunOptions, run as _run
 from .planning import Plan, check_report_names
-from .publish.push import PushResult, push as _push
 from .rendering import render
-from .statuses import Statuses, status as _status
 from .summary import RunSummary, utcnow
-from .validation import validate as _validate
+
+if TYPE_CHECKING:  # the status, validate and push machinery loads when called
+    from .publish.push import PushResult
+    from .statuses import Statuses
 
 __all__ = ["load_config", "run", "plan", "render", "status", "validate", "push"]
 
@@ -94,12 +95,16 @@ def status(config: Config, output_folder: PathLike, *, now: dt.datetime | None =
            ) -> Statuses:
     """How far each report is (a ``ReportStatus`` per report key, in config order),
     and its last failure; ``state_error`` says if the state file can't be read."""
+    from .statuses import status as _status
+
     return _status(config, Path(output_folder), now)
 
 
 def validate(config: Config) -> list[Problem]:
     """Every problem of the query folder, in file order: the config's, a trial
     render of each query, credential files, rerun requests."""
+    from .validation import validate as _validate
+
     return _validate(config)
 
 
@@ -107,5 +112,7 @@ def push(config: Config, output_folder: PathLike, *, reports: Sequence[str] = ()
          since: dt.datetime | None = None, until: dt.datetime | None = None) -> PushResult:
     """Re-send the points of the TSVs in ``output_folder`` to Graphite (the outbox
     first), for rows whose interval starts in ``[since, until)``."""
+    from .publish.push import push as _push
+
     return _push(config, Path(output_folder), reports, since, until)
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from .. import api
 from ..errors import UsageError
 from ..planning import check_report_names
-from ..publish.outbox import OUTBOX_DIR
 from .common import (EXIT_FAILED, EXIT_OK, EXIT_QUEUED, Formatter, add_common, moment,
                      read_config)
 
@@ -64,9 +63,15 @@ def main(args: argparse.Namespace) -> int:
              result.points, result.files, result.delivery.sent, result.delivery.queued)
     if result.delivery.queued:
         log.warning("push: %d point(s) wait in the outbox %s", result.delivery.queued,
-                    Path(args.output_folder) / OUTBOX_DIR)
+                    Path(args.output_folder) / outbox_dir())
     if result.errors or result.delivery.lost or config.errors:
         return EXIT_FAILED
     if result.delivery.queued:
         return EXIT_QUEUED
     return EXIT_OK
+
+
+def outbox_dir() -> str:
+    from ..publish.outbox import OUTBOX_DIR
+
+    return OUTBOX_DIR

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from .. import api
-from ..statuses import ReportStatus, status_document
 from ..summary import utcnow
 from .common import (EXIT_FAILED, EXIT_OK, Formatter, add_common, add_folders, moment,
                      read_config)
+
+if TYPE_CHECKING:
+    from ..statuses import ReportStatus
 
 NAME = "status"
 
@@ -60,6 +62,8 @@ def main(args: argparse.Namespace) -> int:
     statuses = api.status(config, args.output_folder, now=now)
     holder = statuses.run_in_progress
     if args.format == "json":
+        from ..statuses import status_document
+
         document = status_document(
             config, args.query_folder, args.output_folder, now, statuses,
             statuses.state_error,
