@@ -563,6 +563,7 @@ class OutputFolder:
         self.root = Path(root)
         self._real_root = os.path.realpath(self.root)
         self._real_folders: dict[Path, str] = {}  # each folder is resolved once
+        self._inside_cache: dict[str, bool] = {}
 
     def target(self, path: Path) -> Path:
         """The file to read and write for the timeline at ``path``: ``path`` itself,
@@ -573,10 +574,20 @@ class OutputFolder:
             folder = self._real_folders[path.parent] = os.path.realpath(path.parent)
         linked = os.path.islink(path)
         real = os.path.realpath(path) if linked else os.path.join(folder, path.name)
-        if os.path.commonpath([self._real_root, real]) != self._real_root:
+        if not self._inside(real if linked else folder):
             how = f"a symbolic link to {real}" if linked else f"in {folder} (a linked folder)"
             raise TimelineError(
                 f"{path} is {how}, outside the output folder {self.root}; nothing is "
                 "written outside it: replace the link with the file, or with a link to "
                 "a file inside the output folder")
         return Path(real) if linked else path
+
+    def _inside(self, real: str) -> bool:
+        """Whether the resolved path ``real`` is the output folder or below it
+        (a folder's answer is kept: hundreds of timelines share one)."""
+        known = self._inside_cache.get(real)
+        if known is None:
+            known = os.path.commonpath([self._real_root, real]) == self._real_root
+            if len(self._inside_cache) < 10_000:
+                self._inside_cache[real] = known
+        return known

@@ -30,7 +30,9 @@ COMMAND_MODULES = (run, rerun, push, validate, render, status, try_, test, fixtu
 COMMAND_NAMES = tuple(module.NAME for module in COMMAND_MODULES)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or with ``only`` the one command that is being run (the
+    hourly run need not build the other twelve)."""
     parser = argparse.ArgumentParser(
         prog="reportupdater", formatter_class=Formatter,
         description="Compute missing data points of reports into TSV timelines.",
@@ -39,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"reportupdater {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMAND_MODULES:
-        module.add_parser(sub)
+        if only is None or module.NAME == only:
+            module.add_parser(sub)
     return parser
 
 
@@ -52,7 +55,7 @@ def _normalise_argv(argv: list[str]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = _normalise_argv(list(sys.argv[1:] if argv is None else argv))
-    parser = build_parser()
+    parser = build_parser(argv[0] if argv and argv[0] in COMMAND_NAMES else None)
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:

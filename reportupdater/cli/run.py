@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from .. import api
@@ -104,7 +105,8 @@ def main(args: argparse.Namespace) -> int:
     try:
         with run_lock(args.query_folder, config.max_run_seconds):
             publishers = sinks(config, args, now)
-            alerts = None if args.no_alerts else alert_sink(config, args, now)
+            alerts = None if args.no_alerts or not alerts_in_use(config, args.output_folder) \
+                else alert_sink(config, args, now)
             summary = api.run(config, args.output_folder, now=now, reports=args.report,
                               jobs=args.jobs, sinks=[*publishers, *filter(None, [alerts])],
                               lock=False,
@@ -157,6 +159,16 @@ def sinks(config: Config, args: argparse.Namespace, now: dt.datetime) -> list[ob
     if bar is not None:
         chosen.append(bar)
     return chosen
+
+
+def alerts_in_use(config: Config, output_folder: Path) -> bool:
+    """Whether this run has alerts to judge or deliver: a rule, an alerting
+    section, or incidents and messages an earlier run left in the output folder.
+    Without them the hourly run skips loading the alerting code."""
+    from ..alerts.store import OUTBOX_DIR, STATE_NAME
+
+    return (config.alerting is not None or any(r.alerts for r in config.reports)
+            or (output_folder / STATE_NAME).exists() or (output_folder / OUTBOX_DIR).exists())
 
 
 def alert_sink(config: Config, args: argparse.Namespace, now: dt.datetime) -> "AlertSink":
