@@ -7,26 +7,12 @@ and aggregated over the cohort. ``measure`` is the entry point; the
 definitions are in docs/cohorts.md.
 """
 
-import importlib
-from typing import Any
+from .aggregate import aggregate, aggregate_columns
+from .measure import Measurement, Span, UserValue, measure, render_metric
+from .members import Member, parse_members
+from .metrics import METRICS, MetricParams, metric_params
+from .spec import CohortConfig, CohortReport
 
-# Where each public name lives. Loaded on first use, so that loading the config
-# (which reads cohort settings through .spec) does not load the metrics engine.
-_HOME = {
-    "aggregate": "aggregate", "aggregate_columns": "aggregate",
-    "Measurement": "measure", "Span": "measure", "UserValue": "measure",
-    "measure": "measure", "render_metric": "measure",
-    "Member": "members", "parse_members": "members",
-    "METRICS": "metrics", "MetricParams": "metrics", "metric_params": "metrics",
-    "CohortConfig": "spec", "CohortReport": "spec",
-}
-
-__all__ = sorted(_HOME)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOME:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
-    globals()[name] = value
-    return value
+__all__ = ["METRICS", "CohortConfig", "CohortReport", "Measurement", "Member",
+           "MetricParams", "Span", "UserValue", "aggregate", "aggregate_columns", "measure",
+           "metric_params", "parse_members", "render_metric"]
