@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+from ..atomic import fsync_folder
+
 log = logging.getLogger(__name__)
 
 OUTBOX_DIR = ".graphite-outbox"
@@ -72,7 +74,7 @@ class GraphiteOutbox:
         finally:
             if temp.exists():
                 temp.unlink()
-        fsync_dir(self.path)
+        fsync_folder(self.path)
         return final
 
     def lock(self) -> int | None:
@@ -117,17 +119,6 @@ class GraphiteOutbox:
                         journal.unlink()
             except OSError as e:
                 log.warning("graphite: cannot recover %s: %s", journal, e)
-
-
-def fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:
-        pass
 
 
 class Journal:
@@ -227,7 +218,7 @@ class Journal:
                 os.fsync(self._file.fileno())
                 os.replace(self._path, self._path.with_name(
                     f"{self._path.stem}-{self.count}.points"))
-                fsync_dir(self.outbox.path)
+                fsync_folder(self.outbox.path)
                 self._file.close()
                 self._file = None
             else:
