@@ -101,13 +101,9 @@ def parse_timeline(text: str, path: Path, granularity: Granularity) -> Timeline 
     it is written (see ``split_rows``) or refused, never patched up.
     """
     if '"' not in text:  # the usual file: split in C, one pass over the rows
-        lines = _plain_text(text, path).split("\n")
-        if not lines[0] and len(lines) == 1:
+        header, numbered = _plain_rows(text, path)
+        if header is None:
             return None
-        numbered: Iterable[tuple[int, list[str]]] = (
-            (number, line.split("\t")) for number, line in enumerate(lines[1:], start=2)
-            if line)
-        header = lines[0].split("\t") if lines[0] else []
     else:
         rows_of = split_rows(text, path)
         first = next(rows_of, None)
@@ -168,14 +164,24 @@ def split_rows(text: str, path: Path) -> Iterator[tuple[int, list[str]]]:
     Raises TimelineError for a carriage return that ends no line.
     """
     if '"' not in text:  # the usual file: nothing is quoted
-        lines = _plain_text(text, path).split("\n")
-        if lines[0] or len(lines) > 1:
-            yield 1, lines[0].split("\t") if lines[0] else []
-        for number, line in enumerate(lines[1:], start=2):
-            if line:
-                yield number, line.split("\t")
+        header, numbered = _plain_rows(text, path)
+        if header is not None:
+            yield 1, header
+            yield from numbered
         return
     yield from _split_quoted(text, path)
+
+
+def _plain_rows(text: str, path: Path
+                ) -> tuple[list[str] | None, Iterator[tuple[int, list[str]]]]:
+    """The header (None for an empty file) and the numbered rows of a text with
+    no quote; blank lines skipped."""
+    lines = _plain_text(text, path).split("\n")
+    if not lines[0] and len(lines) == 1:
+        return None, iter(())
+    header = lines[0].split("\t") if lines[0] else []
+    return header, ((number, line.split("\t"))
+                    for number, line in enumerate(lines[1:], start=2) if line)
 
 
 def _plain_text(text: str, path: Path) -> str:
