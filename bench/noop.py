@@ -92,6 +92,9 @@ def measure_daily() -> list[str]:
     The first day the files are not yet as this tool writes them, so each is
     parsed and rewritten; from then on new rows are appended to the bytes.
     """
+    from .backfill import build_database
+
+    build_database()  # the daily run's queries read the backfill's events
     queries, output = build()
     daily = fresh_dir(WORK / "daily")
     shutil.copytree(queries, daily / "queries")
