@@ -8,6 +8,8 @@ resolved to the package's module it names.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 from conftest import REPO
@@ -128,3 +130,33 @@ def test_every_module_opens_with_a_docstring():
     missing = [m for m, path in MODULES.items()
                if not ast.get_docstring(ast.parse(path.read_text()))]
     assert missing == []
+
+
+def test_each_command_is_the_module_the_cli_imports_for_it():
+    from reportupdater.cli import COMMAND_NAMES, command_module
+
+    assert [command_module(name).NAME for name in COMMAND_NAMES] == list(COMMAND_NAMES)
+    modules = {path.stem for path in (PACKAGE / "cli").glob("*.py")}
+    assert modules - {"__init__", "common"} == {command_module(n).__name__.rpartition(".")[2]
+                                                for n in COMMAND_NAMES}
+
+
+def test_the_hourly_run_loads_no_other_command(tmp_path):
+    """``run`` of a config without cohorts or alerts imports neither, nor other commands."""
+    (tmp_path / "config.yaml").write_text(
+        "reports:\n  daily:\n    type: script\n    granularity: days\n"
+        "    starts: 2026-01-01\n")
+    (tmp_path / "daily").write_text("#!/bin/sh\nprintf 'date\\tn\\n%s\\t1\\n' \"$1\"\n")
+    (tmp_path / "daily").chmod(0o755)
+    script = ("import sys\nfrom reportupdater.cli import main\n"
+              f"code = main(['run', {str(tmp_path)!r}, {str(tmp_path / 'out')!r}, "
+              "'--now', '2026-01-03', '--no-graphite', '-l', 'error'])\n"
+              "print(code, sorted(m for m in sys.modules if m.startswith('reportupdater.')))")
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True).stdout
+    code, _, modules = loaded.partition(" ")
+    modules = {m.removeprefix("reportupdater.") for m in ast.literal_eval(modules)}
+    assert code == "0" and "cli.run" in modules
+    assert (tmp_path / "out" / "daily.tsv").read_text().count("\n") == 3
+    unwanted = {m for m in modules if m.startswith(("cli.", "cohorts", "alerts.settings"))}
+    assert unwanted == {"cli.run", "cli.common"}

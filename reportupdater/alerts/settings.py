@@ -17,12 +17,12 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from ..addresses import EMAIL as _EMAIL, URL as _URL, parse_addresses
+
 # (message, key path under the section being read, severity)
 Problems = Callable[[str, tuple[str, ...], str], None]
 
-_EMAIL = re.compile(r"[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+")
 _RULE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
-_URL = re.compile(r"https?://[^\s]+")
 RULE_KEYS = ("name", "column", "where", "by", "below", "above", "change", "stale")
 CHANGE_KEYS = ("drop", "rise", "baseline")
 DEFAULT_BASELINE = 7
@@ -125,22 +125,6 @@ def _number(value: Any) -> Fraction | None:
 
 
 # -- report metadata -----------------------------------------------------------
-
-
-def parse_addresses(raw: Any) -> tuple[str, ...]:
-    """An email address or a list of them. Raises ValueError, worded to follow
-    the key's name: ``owner must be ...``, ``owner 'x' is not ...``."""
-    items = [raw] if isinstance(raw, str) else raw
-    if not isinstance(items, list) or not items:
-        raise ValueError(f"must be an email address or a list of them, not {raw!r}")
-    for item in items:
-        if not isinstance(item, str) or not _EMAIL.fullmatch(item.strip()):
-            raise ValueError(f"{item!r} is not an email address (name@example.org)")
-    return tuple(item.strip() for item in items)
-
-
-def is_url(text: str) -> bool:
-    return bool(_URL.fullmatch(text))
 
 
 # -- alert rules -------------------------------------------------------------------

@@ -3,31 +3,39 @@
 It alone parses arguments, sets up logging, calls the library and turns its
 named exceptions and results into messages and exit statuses. Each command
 is a module of this package with ``add_parser(subparsers)``, which sets the
-command's ``main(args) -> exit status``; ``common`` holds what they share. No
-library module imports this package.
+command's ``main(args) -> exit status``; ``common`` holds what they share. A
+command's module is imported only when its parser is built, so the hourly run
+does not load the other twelve and what they use. No library module imports
+this package.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from typing import Sequence
 
 from .. import __version__
 from ..errors import ConfigError, ReportUpdaterError, RerunError, UsageError
 from ..logs import setup_logging
-from . import (alerts, dashboard, fixtures, metric, push, render, rerun, run, serve, status,
-               test, try_, validate)
 from .common import (EXIT_ALERT, EXIT_FAILED, EXIT_OK, EXIT_QUEUED, EXIT_STUCK, EXIT_USAGE,
                      Formatter, log)
 
 __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_QUEUED",
            "EXIT_ALERT", "EXIT_STUCK"]
 
-# In the order ``reportupdater --help`` lists them.
-COMMAND_MODULES = (run, rerun, push, validate, render, status, try_, test, fixtures, serve,
-                   dashboard, metric, alerts)
-COMMAND_NAMES = tuple(module.NAME for module in COMMAND_MODULES)
+# Command -> its module in this package, in the order ``reportupdater --help`` lists them.
+COMMANDS = {"run": "run", "rerun": "rerun", "push": "push", "validate": "validate",
+            "render": "render", "status": "status", "try": "try_", "test": "test",
+            "fixtures": "fixtures", "serve": "serve", "dashboard": "dashboard",
+            "metric": "metric", "alerts": "alerts"}
+COMMAND_NAMES = tuple(COMMANDS)
+
+
+def command_module(name: str):
+    """The module of command ``name`` (imported now if it was not yet)."""
+    return importlib.import_module(f"{__name__}.{COMMANDS[name]}")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -40,9 +48,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                "'reportupdater QUERY_FOLDER OUTPUT_FOLDER' (the original form) means 'run'.")
     parser.add_argument("--version", action="version", version=f"reportupdater {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in COMMAND_MODULES:
-        if only is None or module.NAME == only:
-            module.add_parser(sub)
+    for name in COMMAND_NAMES:
+        if only is None or name == only:
+            command_module(name).add_parser(sub)
     return parser
 
 

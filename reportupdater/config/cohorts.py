@@ -10,21 +10,27 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from ..cohorts.spec import CohortConfig, CohortReport
 from .model import DatabaseConfig, DatabaseEngine, ReportType
 from .names import check_explode_value
 from .problems import Collector
 from .spec import ProblemSink
 from .template_file import read_template
 
+if TYPE_CHECKING:
+    from ..cohorts.spec import CohortConfig, CohortReport
+
 COHORT_KEYS = ("db", "users", "query")
 
 
 def read_cohorts(raw: dict, databases: Mapping[str, DatabaseConfig], query_folder: Path,
                  c: Collector) -> dict[str, CohortConfig]:
-    result = {}
+    result: dict[str, CohortConfig] = {}
+    if not raw:
+        return result  # the cohorts package is loaded only for a config that has some
+    from ..cohorts.spec import CohortConfig
+
     for name, entry in raw.items():
         name = str(name)
         where = ("cohorts", name)
@@ -87,6 +93,7 @@ def read_cohort_report(key: str, values: Mapping[str, Any],
     """A ``type: cohort`` report's metric, cohort, params and aggregate columns."""
     from ..cohorts.aggregate import aggregate_columns
     from ..cohorts.metrics import METRICS, metric_params, registration_lag_seconds
+    from ..cohorts.spec import CohortReport
     from ..errors import MetricParameterError
 
     metric = values["metric"]

@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 from types import MappingProxyType
 
-from ..alerts.settings import read_alerting
 from ..errors import ConfigError
 from .model import DEFAULT_MAX_RUN_SECONDS, Config
 from .problems import Collector
@@ -78,6 +77,8 @@ def _build(raw: dict, path: Path, query_folder: Path, c: Collector) -> Config:
     cohorts = read_cohorts(top["cohorts"] or {}, databases, query_folder, c)
     alerting = None
     if top["alerting"] is not None:
+        from ..alerts.settings import read_alerting
+
         alerting = read_alerting(top["alerting"], lambda message, path, severity: c.add(
             message, path=("alerting", *path), severity=severity), query_folder)
     if "alerts" in defaults:

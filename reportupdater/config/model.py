@@ -7,19 +7,20 @@ the values print as the words written in the YAML.
 
 from __future__ import annotations
 
-from ..cohorts.spec import CohortConfig, CohortReport
-
 import datetime as dt
 import enum
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Iterator, Mapping
+from typing import TYPE_CHECKING, Iterator, Mapping
 
-from ..alerts.settings import AlertingSettings, AlertRule
 from ..intervals import Granularity
 from ..templates import Template
+
+if TYPE_CHECKING:  # imported where a config has cohorts or alerts, not by every run
+    from ..alerts.settings import AlertingSettings, AlertRule
+    from ..cohorts.spec import CohortConfig, CohortReport
 
 # The Hive CLI prints no header unless told to; the first line must be the header.
 DEFAULT_HIVE_COMMAND = ("hive", "--hiveconf", "hive.cli.print.header=true", "-e", "{query}")
@@ -131,6 +132,8 @@ class HiveSettings:
 
 @dataclass(frozen=True)
 class ReportConfig:
+    """One report, its settings merged over ``defaults`` and checked."""
+
     key: str
     type: ReportType
     granularity: Granularity
@@ -181,6 +184,8 @@ class ReportConfig:
 
 @dataclass(frozen=True)
 class DatabaseConfig:
+    """One entry of ``databases``: how to reach a MariaDB, Hive or DuckDB database."""
+
     key: str
     engine: DatabaseEngine = DatabaseEngine.MYSQL
     host: str | None = None
@@ -199,6 +204,8 @@ class DatabaseConfig:
 
 @dataclass(frozen=True)
 class GraphiteConfig:
+    """Where and how metrics are sent to Graphite (top-level ``graphite``)."""
+
     host: str
     port: int = 2003
     protocol: GraphiteProtocol = GraphiteProtocol.PLAINTEXT
@@ -211,6 +218,8 @@ class GraphiteConfig:
 
 @dataclass(frozen=True)
 class StatsdConfig:
+    """Where the run's own health metrics go (top-level ``statsd``)."""
+
     host: str = "localhost"
     port: int = 8125
     prefix: str = "reportupdater"
@@ -218,6 +227,8 @@ class StatsdConfig:
 
 @dataclass(frozen=True)
 class Config:
+    """A whole ``config.yaml``: reports, databases, sinks, and every problem found."""
+
     path: Path
     query_folder: Path
     reports: tuple[ReportConfig, ...]

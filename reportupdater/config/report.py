@@ -12,10 +12,8 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from ..alerts.settings import read_rules
-from ..cohorts.spec import CohortConfig
 from ..templates import Template, TemplateKind, template_variables
 from .explode import (JINJA_EXTRA_VARIABLES, TEMPLATE_VARIABLES, ValueRule,
                       read_explode_by)
@@ -28,6 +26,9 @@ from .problems import Collector
 from .sections import REPORT, unsafe_in_metric
 from .template_file import read_template
 from .spec import FIRST_DATE, LAST_DATE, Int, Invalid, ProblemSink
+
+if TYPE_CHECKING:
+    from ..cohorts.spec import CohortConfig
 
 Bad = ProblemSink
 
@@ -111,6 +112,8 @@ def _derived(key: str, settings: dict, values: dict[str, Any], ctx: Context, c: 
     _check_ends(values, bad)
     alerts = ()
     if settings.get("alerts") is not None:
+        from ..alerts.settings import read_rules
+
         alerts = read_rules(settings["alerts"], rule_sink(key, c), dict(explode_by or ()))
     return dict(explode_by=explode_by, hive_settings=hive_settings, graphite=graphite,
                 template=template, explode_values=explode_values, cohort=cohort,
