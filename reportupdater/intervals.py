@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import re
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -94,12 +95,22 @@ class Granularity(enum.Enum):
             current = self.add(current)
 
 
+# What parse_moment's formats accept, zero-padded: fromisoformat reads it alike.
+_ISO_MOMENT = re.compile(r"\d{4}-\d\d-\d\d(?:[ T]\d\d:\d\d(?::\d\d)?)?|"
+                         r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", re.ASCII)
+
+
 def parse_moment(text: str) -> dt.datetime:
     """Parse ``YYYY-MM-DD`` or ``YYYY-MM-DD[ T]HH:MM[:SS]`` (UTC, naive).
 
     Raises ValueError naming the text when it is neither.
     """
     text = text.strip()
+    if _ISO_MOMENT.fullmatch(text):  # the usual spelling, without loading _strptime
+        try:
+            return dt.datetime.fromisoformat(text.removesuffix("Z"))
+        except ValueError:
+            pass  # e.g. month 13: the formats below word the error
     for fmt in ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S",
                 "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%SZ"):
         try:

@@ -16,7 +16,6 @@ import fcntl
 import json
 import logging
 import os
-import socket
 import threading
 import time
 from contextlib import contextmanager
@@ -130,7 +129,8 @@ def run_lock(query_folder: Path, max_run_seconds: float | None = None,
                 if time.monotonic() >= deadline:
                     _refuse(path, read_holder(fd), max_run_seconds, clock())
                 time.sleep(0.01)
-        holder = LockHolder(os.getpid(), socket.gethostname(), float(int(clock())))
+        # os.uname().nodename is gethostname() without loading the socket module
+        holder = LockHolder(os.getpid(), os.uname().nodename, float(int(clock())))
         record = {"pid": holder.pid, "host": holder.host, "started": _utc(holder.started)}
         os.ftruncate(fd, 0)
         os.pwrite(fd, (json.dumps(record) + "\n").encode(), 0)

@@ -9,7 +9,6 @@ with the same functions as a run and connects nowhere.
 from __future__ import annotations
 
 import datetime as dt
-import shlex
 from typing import Mapping, Sequence
 
 from . import templates
@@ -64,6 +63,8 @@ def explode_values(report: ReportConfig, given: Mapping[str, str]) -> dict[str, 
 def rendered(report: ReportConfig, interval: Interval, explode: Mapping[str, str]) -> str:
     """What a run executes: the query text, or the script's argv shell-quoted."""
     if report.type == "script":
+        import shlex
+
         return shlex.join(templates.script_argv(report, interval, explode)) + "\n"
     if report.type == "cohort":
         raise UsageError(f"report {report.key!r} is a cohort report: its SQL is built for "

@@ -4,6 +4,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from reportupdater.config import ReportConfig, Template
 from reportupdater.intervals import Granularity, Interval, parse_moment
@@ -54,6 +55,39 @@ def test_labels():
 def test_parse_moment_names_the_bad_value():
     with pytest.raises(ValueError, match="'2026-13-01' is not a date"):
         parse_moment("2026-13-01")
+
+
+def _strptime_moment(text):
+    """parse_moment as the formats alone read it (the fast path must agree)."""
+    for fmt in ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S",
+                "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%SZ"):
+        try:
+            return D.strptime(text.strip(), fmt)
+        except ValueError:
+            continue
+    return None
+
+
+_NUMBER = st.sampled_from(["00", "07", "12", "23", "24", "59", "60", "1", "\u0661\u0661"])
+_TIME = st.builds(lambda sep, h, m, s, end: f"{sep}{h}:{m}{s}{end}",
+                  st.sampled_from([" ", "T", "t", "  ", ""]), _NUMBER, _NUMBER,
+                  st.sampled_from(["", ":00", ":30", ":60", ":5", ":00.5"]),
+                  st.sampled_from(["", "", "Z", "+00:00", " ", "z"]))
+
+
+@settings(max_examples=500, derandomize=True, deadline=None)
+@given(st.builds(lambda date, time: date + time,
+                 st.sampled_from(["2026-11-01", "2024-02-29", "2023-02-29", "2026-1-5",
+                                  "2026-13-01", "0001-01-01", "9999-12-31", " 2026-11-01",
+                                  "20261101", "2026-W01-1", ""]),
+                 st.one_of(st.just(""), _TIME)))
+def test_parse_moment_reads_exactly_what_its_formats_read(text):
+    expected = _strptime_moment(text)
+    if expected is None:
+        with pytest.raises(ValueError, match="is not a date"):
+            parse_moment(text)
+    else:
+        assert parse_moment(text) == expected
 
 
 def test_last_interval_is_now_minus_one_unit():

@@ -11,23 +11,22 @@ from __future__ import annotations
 import dataclasses
 import grp
 import os
-import shlex
 from pathlib import PurePosixPath
 from typing import Any
 
-from ..alerts.settings import is_url, parse_addresses
+from ..addresses import is_url, parse_addresses
 from ..intervals import Granularity
 from .model import (DEFAULT_HIVE_COMMAND, DEFAULT_MAX_RUN_SECONDS, DatabaseEngine, Dialect,
                     ExplodeValues, GraphiteProtocol, HiveAuth, HiveBackend, ReportType)
 from .names import path_part_problem
 from .spec import (REQUIRED, TEN_YEARS, Choice, Date, Field, Flag, Int, Invalid, Kind,
-                   Section, Seconds, Text, _control_character)
+                   Section, Seconds, Text, _control_character, declaration)
 
 MAX_WORKERS = 1000  # jobs, max_connections, max_concurrency
 HIVE_QUERY_PLACEHOLDERS = ("{query}", "{query_file}")
 
 
-@dataclasses.dataclass(frozen=True)
+@declaration
 class Table(Kind):
     """A mapping (``null`` counts as empty); its keys are checked elsewhere."""
 
@@ -97,6 +96,8 @@ class HiveCommand(Kind):
     def parse(self, value: Any) -> tuple[str, ...]:
         command = value
         if isinstance(value, str):
+            import shlex  # only a hive command given as one string needs it
+
             try:
                 command = shlex.split(value)
             except ValueError as e:
