@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RunOptions:
+    """How to run: the output folder, ``now``, which reports and dates, how many jobs."""
+
     output_folder: Path
     now: dt.datetime
     reports: tuple[str, ...] = ()  # empty: all reports

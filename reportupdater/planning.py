@@ -65,6 +65,8 @@ class TimelinePlan:
 
 @dataclass(frozen=True)
 class PlannedInterval:
+    """One interval the plan will execute, of one report and explode combination."""
+
     report: str
     explode: Mapping[str, str]
     interval: Interval

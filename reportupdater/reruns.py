@@ -40,6 +40,8 @@ REASON_SUFFIX = ".reason"
 
 @dataclass(frozen=True)
 class RerunRequest:
+    """A file of ``.reruns/``: recompute these reports (or all) from start to end."""
+
     path: Path
     start: dt.datetime
     end: dt.datetime

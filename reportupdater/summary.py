@@ -16,6 +16,8 @@ from .intervals import Interval
 
 @dataclass(frozen=True)
 class Failure:
+    """An interval (or a whole timeline) that recorded nothing, and why."""
+
     report: str
     explode: Mapping[str, str]
     interval: Interval | None  # None: the whole timeline failed (read or write)
@@ -47,6 +49,8 @@ class Published:
 
 @dataclass
 class RunSummary:
+    """What one run did: counts, failures, and what the sinks published."""
+
     intervals_executed: int = 0
     rows_written: int = 0
     files_written: int = 0

@@ -39,6 +39,8 @@ from .results import IntervalRows
 
 @dataclass
 class Timeline:
+    """A TSV timeline read into memory: its header and its rows by date label."""
+
     header: list[str]
     rows: dict[str, list[list[str]]] = field(default_factory=dict)  # date label -> rows
     granularity: Granularity | None = None  # recorded with the file when written

@@ -39,6 +39,11 @@ def _control_character(text: str) -> str | None:
     return None
 
 
+# The spec's parts are declared once, at import, and never compared: without
+# generated __eq__ and __hash__ (identity is enough) the config loads faster.
+declaration = dataclass(frozen=True, eq=False)
+
+
 class Kind:
     """What values a key takes, and how it says so."""
 
@@ -51,7 +56,7 @@ class Kind:
         return Invalid(f"must be {expect or self.expect}, not {value!r}")
 
 
-@dataclass(frozen=True)
+@declaration
 class Int(Kind):
     """A whole number (not a bool) in ``[minimum, maximum]``."""
 
@@ -77,7 +82,7 @@ class Int(Kind):
         return value
 
 
-@dataclass(frozen=True)
+@declaration
 class Seconds(Kind):
     """A finite number of seconds > 0 and <= ``maximum``."""
 
@@ -93,7 +98,7 @@ class Seconds(Kind):
         return float(value)
 
 
-@dataclass(frozen=True)
+@declaration
 class Text(Kind):
     """A string without control characters; empty only if ``empty`` is true."""
 
@@ -108,8 +113,10 @@ class Text(Kind):
         return value
 
 
-@dataclass(frozen=True)
+@declaration
 class Flag(Kind):
+    """true or false (YAML booleans only)."""
+
     expect = "true or false"
 
     def parse(self, value: Any) -> bool:
@@ -118,7 +125,7 @@ class Flag(Kind):
         return value
 
 
-@dataclass(frozen=True)
+@declaration
 class Choice(Kind):
     """One value of an Enum, compared as text (after ``normalise``)."""
 
@@ -134,7 +141,7 @@ class Choice(Kind):
         raise Invalid(f"{value!r} is not one of {names}")
 
 
-@dataclass(frozen=True)
+@declaration
 class Date(Kind):
     """A date (or date and time) from FIRST_DATE to LAST_DATE."""
 
@@ -150,7 +157,7 @@ class Date(Kind):
         return moment
 
 
-@dataclass(frozen=True)
+@declaration
 class Field:
     """One key: its kind, its default (or REQUIRED) and a line for the docs."""
 
@@ -162,7 +169,7 @@ class Field:
     null_is_default: bool = False  # `key:` with no value means the default
 
 
-@dataclass(frozen=True)
+@declaration
 class Section:
     """The keys of one YAML mapping and how its messages are worded."""
 
