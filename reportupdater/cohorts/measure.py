@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import functools
+import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -263,6 +264,35 @@ def _number(value: Any) -> Any:
     return value
 
 
+PACKED = ["packed_count", "packed_columns", "packed_rows"]
+
+
+def unpack(header: list[str], rows: list[tuple],
+           purpose: str) -> tuple[list[str], list[Any]]:
+    """A metric query's rows: as they came, or from the JSON chunks of a packed result.
+
+    The built-in templates pack their rows (``packed()`` in _common.sql.j2):
+    each result row holds a chunk of them as a JSON array, its count and the
+    column names. A chunk the server cut short (longer than max_allowed_packet)
+    is an error, never fewer users.
+    """
+    if header != PACKED:
+        return header, rows
+    columns = ["user_id", "user_name", "user_registration"]
+    unpacked: list[Any] = []
+    for count, names, chunk in rows:
+        try:
+            part = json.loads(_text(chunk))
+        except (TypeError, ValueError):
+            part = None
+        if not isinstance(part, list) or len(part) != count:
+            raise CohortError(f"{purpose}: a chunk of the result was cut short; the "
+                              "server's max_allowed_packet is too small for it")
+        unpacked.extend(part)
+        columns = json.loads(_text(names))
+    return columns, unpacked
+
+
 def user_values(metric: str, params: MetricParams, wiki: str, user_ids: list[int],
                 header: list[str], rows: list[tuple]) -> list[UserValue]:
     """Turn one metric query's rows into a value per user, in ``user_ids`` order."""
@@ -339,7 +369,9 @@ def measure(config: Config, cohort_name: str, metric: str, params: MetricParams,
         users: list[UserValue] = []
         for member_wiki, user_ids in resolved.ids.items():
             sql = render_metric(metric, params, user_ids, config.query_folder)
-            header, rows = session.run(member_wiki, sql, purpose=f"metric {metric!r}")
+            purpose = f"metric {metric!r}"
+            header, rows = unpack(*session.run(member_wiki, sql, purpose=purpose),
+                                  f"{purpose} on wiki {member_wiki!r}")
             users.extend(user_values(metric, params, member_wiki, user_ids, header, rows))
         for member_wiki, name in resolved.unknown_names:
             users.append(UserValue(None, name, member_wiki, None, NO_SUCH_USER))
