@@ -18,7 +18,7 @@ import pytest
 import cohort_data as data
 from cohort_reference import Reference, aggregates as reference_aggregates
 from conftest import MARIADB, read_tsv
-from reportupdater.cohorts import METRICS, measure, metric_params
+from reportupdater.cohorts import METRICS, measure, metric_params, parse_members
 from reportupdater.cohorts.measure import PACKED, connect_wiki, unpack
 from reportupdater.config import load_config
 from reportupdater.errors import CohortError
@@ -462,6 +462,13 @@ def test_an_override_may_pack_its_rows_like_the_built_in_templates(make_folder, 
         (10, world.user(10).user_name, {"ban": 3, "count": 2, "first": None}, None),
         (12, world.user(12).user_name, {"ban": 3, "count": 2, "first": None}, None),
         (4000, None, None, "no such user")]
+
+
+@pytest.mark.parametrize("text", ["10\n12\n", "10\r\n\r\n007\r\n12", "", "\n\n5"])
+def test_a_file_of_ids_reads_as_the_general_parser_reads_it(text):
+    # a comment line takes the general path, which reads the rest the same way
+    assert parse_members(text, "f") == parse_members("# ids\n" + text, "f")
+    assert all(m.user_name is None and m.wiki is None for m in parse_members(text, "f"))
 
 
 def test_a_packed_result_cut_short_is_an_error_not_fewer_users():

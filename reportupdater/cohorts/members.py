@@ -18,6 +18,7 @@ from typing import Iterable
 from ..errors import CohortError
 
 WIKI_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+_IDS_ONLY = re.compile(r"[0-9\r\n]*")  # a file of user IDs, one a line, and nothing else
 _HEADERS = {"user_id", "user_name", "user", "wiki"}
 
 
@@ -69,6 +70,8 @@ def parse_members(text: str, source: str) -> list[Member]:
     (so an all-digit name can be given). Otherwise a line of digits is an ID and
     anything else a name. Blank lines and lines starting with ``#`` are skipped.
     """
+    if _IDS_ONLY.fullmatch(text):  # the usual file: what the lines below make of it, at once
+        return [Member(int(user_id)) for user_id in text.split()]
     delimiter = "\t" if "\t" in text else ","
     lines = [(number, line) for number, line in enumerate(text.splitlines(), 1)
              if line.strip() and not line.lstrip().startswith("#")]
