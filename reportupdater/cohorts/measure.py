@@ -303,13 +303,17 @@ def user_values(metric: str, params: MetricParams, wiki: str, user_ids: list[int
     value_of = _value_function(metric, params, header[3:])
     found: dict[int, Any] = {}
     if metric == "namespace_of_edits":
+        last, entry = None, []
         for row in rows:
-            user_id = row[0] if type(row[0]) is int else int(row[0])
-            entry = found.get(user_id)
-            if entry is None:
-                entry = found[user_id] = [row]
-            else:
-                entry.append(row)
+            user_id = row[0]
+            if user_id != last:  # a user's rows usually come together
+                last = user_id
+                if type(user_id) is not int:
+                    user_id = int(user_id)
+                entry = found.get(user_id)
+                if entry is None:
+                    entry = found[user_id] = []
+            entry.append(row)
     else:
         for row in rows:
             user_id = row[0] if type(row[0]) is int else int(row[0])
@@ -338,7 +342,12 @@ def _value_function(metric: str, params: MetricParams,
     """How a user's row (for namespace_of_edits, rows) gives its value and reason."""
     if metric == "namespace_of_edits":
         def namespaces(rows: list[Sequence]) -> tuple[Any, None]:
-            counts = {int(row[3]): int(row[4]) for row in rows if row[3] is not None}
+            counts = {}
+            for row in rows:
+                namespace, edits = row[3], row[4]
+                if namespace is not None:
+                    counts[namespace if type(namespace) is int else int(namespace)] = (
+                        edits if type(edits) is int else int(edits))
             return dict(sorted(counts.items())), None
         return namespaces
     if metric == "revert_rate":
