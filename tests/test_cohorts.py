@@ -20,6 +20,7 @@ from cohort_reference import Reference, aggregates as reference_aggregates
 from conftest import MARIADB, read_tsv
 from reportupdater.cohorts import METRICS, measure, metric_params, parse_members
 from reportupdater.cohorts.measure import PACKED, connect_wiki, unpack
+from reportupdater.cohorts.members import Member, read_members
 from reportupdater.config import load_config
 from reportupdater.errors import CohortError
 
@@ -469,6 +470,15 @@ def test_a_file_of_ids_reads_as_the_general_parser_reads_it(text):
     # a comment line takes the general path, which reads the rest the same way
     assert parse_members(text, "f") == parse_members("# ids\n" + text, "f")
     assert all(m.user_name is None and m.wiki is None for m in parse_members(text, "f"))
+
+
+def test_a_cohort_file_read_again_after_an_edit_has_the_new_members(tmp_path):
+    path = tmp_path / "cohort.txt"
+    path.write_text("10\n12\n")
+    first = read_members(path)
+    assert read_members(path) == first == [Member(10), Member(12)]
+    path.write_text("10\n14\n")  # the same size, maybe the same mtime: the text decides
+    assert read_members(path) == [Member(10), Member(14)]
 
 
 def test_a_packed_result_cut_short_is_an_error_not_fewer_users():
