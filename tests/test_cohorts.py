@@ -18,9 +18,11 @@ import pytest
 import cohort_data as data
 from cohort_reference import Reference, aggregates as reference_aggregates
 from conftest import MARIADB, read_tsv
-from reportupdater.cohorts import METRICS, measure, metric_params
-from reportupdater.cohorts.measure import connect_wiki
+from reportupdater.cohorts import METRICS, measure, metric_params, parse_members
+from reportupdater.cohorts.measure import PACKED, connect_wiki, unpack
+from reportupdater.cohorts.members import Member, read_members
 from reportupdater.config import load_config
+from reportupdater.errors import CohortError
 
 
 def _database(server, world, prefix="ru_cohort"):
@@ -439,6 +441,57 @@ def test_a_query_folder_can_override_a_metric_template(make_folder, wiki):
     other = measure(load_config(folder), "everyone", "pages_created",
                     metric_params("pages_created", {}))
     assert [u.value for u in other.users] != [42, 42]  # built in
+
+
+def test_an_override_may_pack_its_rows_like_the_built_in_templates(make_folder, wiki):
+    world, name = wiki
+    folder = folder_for(make_folder, name, files={
+        "everyone.txt": "10\n12\n4000\n",
+        "cohort_metrics/blocks.sql.j2": """
+            {% import "_common.sql.j2" as common with context -%}
+            {{ common.settings() }}
+            WITH {{ common.cohort() }},
+            per_user AS (
+                SELECT c.user_id, c.user_name, c.user_registration, 3 AS ban, 2 AS count,
+                       NULL AS first
+                FROM cohort c
+            )
+            {{ common.packed("ban", "count", "first") }}
+            """})
+    result = measure(load_config(folder), "everyone", "blocks", metric_params("blocks", {}))
+    assert [(u.user_id, u.user_name, u.value, u.reason) for u in result.users] == [
+        (10, world.user(10).user_name, {"ban": 3, "count": 2, "first": None}, None),
+        (12, world.user(12).user_name, {"ban": 3, "count": 2, "first": None}, None),
+        (4000, None, None, "no such user")]
+
+
+@pytest.mark.parametrize("text", ["10\n12\n", "10\r\n\r\n007\r\n12", "", "\n\n5"])
+def test_a_file_of_ids_reads_as_the_general_parser_reads_it(text):
+    # a comment line takes the general path, which reads the rest the same way
+    assert parse_members(text, "f") == parse_members("# ids\n" + text, "f")
+    assert all(m.user_name is None and m.wiki is None for m in parse_members(text, "f"))
+
+
+def test_a_cohort_file_read_again_after_an_edit_has_the_new_members(tmp_path):
+    path = tmp_path / "cohort.txt"
+    path.write_text("10\n12\n")
+    first = read_members(path)
+    assert read_members(path) == first == [Member(10), Member(12)]
+    path.write_text("10\n14\n")  # the same size, maybe the same mtime: the text decides
+    assert read_members(path) == [Member(10), Member(14)]
+
+
+def test_a_packed_result_cut_short_is_an_error_not_fewer_users():
+    columns = '["user_id", "user_name", "user_registration", "edit_count"]'
+    rows = [(2, columns, b'[[10, "Ada", "20261001000000", 1]]')]
+    with pytest.raises(CohortError, match="cut short"):
+        unpack(PACKED, rows, "metric 'edit_count'")
+    with pytest.raises(CohortError, match="cut short"):
+        unpack(PACKED, [(2, columns, b'[[10, "Ada", "20261001000000", 1], [12, "B')],
+               "metric 'edit_count'")
+    header, got = unpack(PACKED, [(1, columns, b'[[10, "Ada", null, 1]]')], "metric")
+    assert header == ["user_id", "user_name", "user_registration", "edit_count"]
+    assert got == [[10, "Ada", None, 1]]
 
 
 @pytest.mark.parametrize("metric,raw,parameter,message", [

@@ -17,10 +17,11 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import functools
+import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from ..errors import CohortError, ReportUpdaterError
 from ..intervals import Granularity
@@ -263,51 +264,127 @@ def _number(value: Any) -> Any:
     return value
 
 
+PACKED = ["packed_count", "packed_columns", "packed_rows"]
+
+
+def unpack(header: list[str], rows: list[tuple],
+           purpose: str) -> tuple[list[str], list[Any]]:
+    """A metric query's rows: as they came, or from the JSON chunks of a packed result.
+
+    The built-in templates pack their rows (``packed()`` in _common.sql.j2):
+    each result row holds a chunk of them as a JSON array, its count and the
+    column names. A chunk the server cut short (longer than max_allowed_packet)
+    is an error, never fewer users.
+    """
+    if header != PACKED:
+        return header, rows
+    columns = ["user_id", "user_name", "user_registration"]
+    unpacked: list[Any] = []
+    for count, names, chunk in rows:
+        try:
+            part = json.loads(_text(chunk))
+        except (TypeError, ValueError):
+            part = None
+        if not isinstance(part, list) or len(part) != count:
+            raise CohortError(f"{purpose}: a chunk of the result was cut short; the "
+                              "server's max_allowed_packet is too small for it")
+        unpacked.extend(part)
+        columns = json.loads(_text(names))
+    return columns, unpacked
+
+
 def user_values(metric: str, params: MetricParams, wiki: str, user_ids: list[int],
-                header: list[str], rows: list[tuple]) -> list[UserValue]:
-    """Turn one metric query's rows into a value per user, in ``user_ids`` order."""
-    found: dict[int, tuple[str, Any, list[tuple]]] = {}
-    for row in rows:
-        user_id = int(row[0])
-        entry = found.get(user_id)
-        if entry is None:  # the name is decoded once per user, not once per row
-            entry = found[user_id] = (_text(row[1]), row[2], [])
-        entry[2].append(row[3:])
+                header: list[str], rows: list[Sequence]) -> list[UserValue]:
+    """Turn one metric query's rows into a value per user, in ``user_ids`` order.
+
+    A user's first row holds the value (``namespace_of_edits``: every row of
+    the user, one per namespace). The name is decoded once per user.
+    """
+    value_of = _value_function(metric, params, header[3:])
+    found: dict[int, Any] = {}
+    if metric == "namespace_of_edits":
+        last, entry = None, []
+        for row in rows:
+            user_id = row[0]
+            if user_id != last:  # a user's rows usually come together
+                last = user_id
+                if type(user_id) is not int:
+                    user_id = int(user_id)
+                entry = found.get(user_id)
+                if entry is None:
+                    entry = found[user_id] = []
+            entry.append(row)
+    else:
+        for row in rows:
+            user_id = row[0] if type(row[0]) is int else int(row[0])
+            if user_id not in found:
+                found[user_id] = row
     needs = needs_registration(metric, params)
     values = []
+    append = values.append
     for user_id in user_ids:
-        if user_id not in found:
-            values.append(UserValue(user_id, None, wiki, None, NO_SUCH_USER))
+        result = found.get(user_id)
+        if result is None:
+            append(UserValue(user_id, None, wiki, None, NO_SUCH_USER))
             continue
-        name, registration, results = found[user_id]
-        if needs and registration is None:
-            values.append(UserValue(user_id, name, wiki, None, NO_REGISTRATION))
+        first = result if metric != "namespace_of_edits" else result[0]
+        name = _text(first[1])
+        if needs and first[2] is None:
+            append(UserValue(user_id, name, wiki, None, NO_REGISTRATION))
             continue
-        value, reason = _value(metric, params, header[3:], results)
-        values.append(UserValue(user_id, name, wiki, value, reason))
+        value, reason = value_of(result)
+        append(UserValue(user_id, name, wiki, value, reason))
     return values
 
 
-def _value(metric: str, params: MetricParams, columns: list[str],
-           results: list[tuple]) -> tuple[Any, str | None]:
+def _value_function(metric: str, params: MetricParams,
+                    columns: list[str]) -> Callable[[Any], tuple[Any, str | None]]:
+    """How a user's row (for namespace_of_edits, rows) gives its value and reason."""
     if metric == "namespace_of_edits":
-        counts = {int(ns): int(count) for ns, count in results if ns is not None}
-        return dict(sorted(counts.items())), None
-    first = [_number(_text(v)) for v in results[0]]
+        def namespaces(rows: list[Sequence]) -> tuple[Any, None]:
+            counts = {}
+            for row in rows:
+                namespace, edits = row[3], row[4]
+                if namespace is not None:
+                    counts[namespace if type(namespace) is int else int(namespace)] = (
+                        edits if type(edits) is int else int(edits))
+            return dict(sorted(counts.items())), None
+        return namespaces
     if metric == "revert_rate":
-        revisions, reverted = first
-        if not revisions:
-            return None, "no revisions in the window"
-        return reverted / revisions, None
+        def rate(row: Sequence) -> tuple[Any, str | None]:
+            revisions, reverted = _number(_text(row[3])), _number(_text(row[4]))
+            if not revisions:
+                return None, "no revisions in the window"
+            return reverted / revisions, None
+        return rate
     if metric == "time_to_threshold":
-        if first[0] is None:
-            return None, f"fewer than {params.b} revisions"
-        return int(first[0]), None
-    spec = METRICS[metric]
-    if spec.kind == "fields":
-        return {name: (value if name == "first" else int(value or 0))
-                for name, value in zip(columns, first)}, None
-    return int(first[0] or 0), None
+        fewer = f"fewer than {params.b} revisions"
+
+        def minutes(row: Sequence) -> tuple[Any, str | None]:
+            value = row[3]
+            if value is None:
+                return None, fewer
+            return (value if type(value) is int else int(_number(_text(value)))), None
+        return minutes
+    if METRICS[metric].kind == "fields":
+        named = list(enumerate(columns, 3))
+
+        def fields(row: Sequence) -> tuple[Any, None]:
+            value = {}
+            for at, name in named:
+                field = row[at]
+                if type(field) is not int:
+                    field = _number(_text(field))
+                    if name != "first":  # a timestamp; the others are numbers
+                        field = int(field or 0)
+                value[name] = field
+            return value, None
+        return fields
+
+    def number(row: Sequence) -> tuple[Any, None]:
+        value = row[3]
+        return (value if type(value) is int else int(_number(_text(value)) or 0)), None
+    return number
 
 
 def measure(config: Config, cohort_name: str, metric: str, params: MetricParams, *,
@@ -339,7 +416,9 @@ def measure(config: Config, cohort_name: str, metric: str, params: MetricParams,
         users: list[UserValue] = []
         for member_wiki, user_ids in resolved.ids.items():
             sql = render_metric(metric, params, user_ids, config.query_folder)
-            header, rows = session.run(member_wiki, sql, purpose=f"metric {metric!r}")
+            purpose = f"metric {metric!r}"
+            header, rows = unpack(*session.run(member_wiki, sql, purpose=purpose),
+                                  f"{purpose} on wiki {member_wiki!r}")
             users.extend(user_values(metric, params, member_wiki, user_ids, header, rows))
         for member_wiki, name in resolved.unknown_names:
             users.append(UserValue(None, name, member_wiki, None, NO_SUCH_USER))

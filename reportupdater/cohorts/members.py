@@ -9,6 +9,7 @@ Names are only ever sent as query parameters, never pasted into SQL.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Iterable
 from ..errors import CohortError
 
 WIKI_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+_IDS_ONLY = re.compile(r"[0-9\r\n]*")  # a file of user IDs, one a line, and nothing else
 _HEADERS = {"user_id", "user_name", "user", "wiki"}
 
 
@@ -69,6 +71,8 @@ def parse_members(text: str, source: str) -> list[Member]:
     (so an all-digit name can be given). Otherwise a line of digits is an ID and
     anything else a name. Blank lines and lines starting with ``#`` are skipped.
     """
+    if _IDS_ONLY.fullmatch(text):  # the usual file: what the lines below make of it, at once
+        return [Member(int(user_id)) for user_id in text.split()]
     delimiter = "\t" if "\t" in text else ","
     lines = [(number, line) for number, line in enumerate(text.splitlines(), 1)
              if line.strip() and not line.lstrip().startswith("#")]
@@ -106,10 +110,19 @@ def read_members(path: Path) -> list[Member]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise CohortError(f"cohort file {str(path)!r} cannot be read: {e}") from e
-    members = parse_members(text, str(path))
+    members = list(_parsed_file(text, str(path)))
     if not members:
         raise CohortError(f"cohort file {str(path)!r} holds no users")
     return members
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed_file(text: str, source: str) -> tuple[Member, ...]:
+    """A cohort file's members, parsed once while its text stays the same: a report
+    run or the API measures several metrics over the same file. Keyed by the text
+    itself, which is read every time, so an edited file is never answered from
+    the cache."""
+    return tuple(parse_members(text, source))
 
 
 def members_from_rows(header: list[str], rows: Iterable[tuple], source: str) -> list[Member]:
