@@ -650,3 +650,32 @@ def test_bad_cohort_reports_are_refused_by_key(make_folder, wiki, settings, key,
     problem = [p for p in config.problems if p.severity == "error"][0]
     assert (problem.report, problem.key) == ("broken", key)
     assert problem.message.startswith(message)
+
+
+def test_a_replica_without_the_hinted_indexes_is_measured_without_hints(
+        mariadb_server, make_folder, wiki, everyone, caplog):
+    """Views (as on some replicas) have no indexes to name: pages_created, whose
+    template hints which indexes to ignore, is measured again without the hint."""
+    world, name = wiki
+    views = f"ru_cohort_views_{secrets.token_hex(4)}"
+    with mariadb_server.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE {views}")
+        for table in ("user", "actor", "page", "revision", "archive", "logging"):
+            cursor.execute(f"CREATE VIEW {views}.{table} AS SELECT * FROM {name}.{table}")
+    try:
+        ids = "\n".join(str(u.user_id) for u in world.users)
+        config = load_config(folder_for(make_folder, views,
+                                        files={"everyone.txt": ids + "\n"}))
+        params = metric_params("pages_created", {})
+        with caplog.at_level("WARNING", logger="reportupdater"):
+            got = measure(config, "everyone", "pages_created", params)
+        expected = measure(everyone, "everyone", "pages_created", params)
+    finally:
+        with mariadb_server.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE {views}")
+    assert [u.value for u in got.users] == [u.value for u in expected.users]
+    assert sum(u.value for u in got.users if u.value) > 0
+    assert got.queries == [("metric 'pages_created'", views)] * 2
+    assert expected.queries == [("metric 'pages_created'", name)]
+    assert "measured again without index hints" in caplog.text
+    assert "doesn't exist in table 'revision'" in caplog.text

@@ -18,6 +18,7 @@ import datetime as dt
 import decimal
 import functools
 import json
+import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -37,6 +38,9 @@ EMPTY_SHA1 = "phoiac9h4m842xq45sp7s6u21eteeq1"  # base-36 SHA-1 of an empty page
 OVERRIDE_FOLDER = "cohort_metrics"
 NO_SUCH_USER = "no such user"
 NO_REGISTRATION = "no registration date"
+MISSING_INDEX = 1176  # ER_KEY_DOES_NOT_EXITS: an index hint names no index of the table
+
+log = logging.getLogger("reportupdater")
 
 
 @dataclass(frozen=True)
@@ -167,8 +171,12 @@ def _environment(override_folder: str | None):
 
 
 def render_metric(metric: str, params: MetricParams, user_ids: list[int],
-                  query_folder: Path | None = None) -> str:
-    """The SQL of ``metric`` for these users: the query folder's template if it has one."""
+                  query_folder: Path | None = None, index_hints: bool = True) -> str:
+    """The SQL of ``metric`` for these users: the query folder's template if it has one.
+
+    ``index_hints``: whether a template may name MediaWiki's indexes (IGNORE
+    INDEX); without them it leaves every plan to the optimizer.
+    """
     import jinja2
 
     folder = None
@@ -181,7 +189,7 @@ def render_metric(metric: str, params: MetricParams, user_ids: list[int],
         t_unit="MINUTE" if spec.t_unit == "minutes" else "HOUR",
         start=params.start, end=params.end, namespaces=params.namespaces,
         include_deleted=bool(params.include_deleted), n=params.n, a=params.a, b=params.b,
-        k=params.k, empty_sha1=EMPTY_SHA1)
+        k=params.k, empty_sha1=EMPTY_SHA1, index_hints=index_hints)
     try:
         return _environment(folder).get_template(f"{metric}.sql.j2").render(context)
     except jinja2.TemplateError as e:
@@ -387,6 +395,29 @@ def _value_function(metric: str, params: MetricParams,
     return number
 
 
+def run_metric(session: Session, wiki: str, metric: str, params: MetricParams,
+               user_ids: list[int], query_folder: Path | None) -> tuple[list[str], list[Any]]:
+    """The metric's rows for these users on ``wiki``: one query.
+
+    A replica whose ``revision`` lacks an index a template names (another
+    schema version, or a view) refuses the hint; the metric is then measured
+    again without hints, with a warning, rather than not at all.
+    """
+    purpose = f"metric {metric!r}"
+    sql = render_metric(metric, params, user_ids, query_folder)
+    try:
+        result = session.run(wiki, sql, purpose=purpose)
+    except CohortError as e:
+        cause = e.__cause__
+        if not (cause is not None and cause.args and cause.args[0] == MISSING_INDEX):
+            raise
+        log.warning("%s on wiki %r: %s; measured again without index hints", purpose, wiki,
+                    cause.args[-1])
+        sql = render_metric(metric, params, user_ids, query_folder, index_hints=False)
+        result = session.run(wiki, sql, purpose=purpose)
+    return unpack(*result, f"{purpose} on wiki {wiki!r}")
+
+
 def measure(config: Config, cohort_name: str, metric: str, params: MetricParams, *,
             span: Span | None = None, explode: Mapping[str, str] | None = None,
             wiki: str | None = None, connect: Callable[[DatabaseConfig, str], Any] | None = None) -> Measurement:
@@ -415,10 +446,8 @@ def measure(config: Config, cohort_name: str, metric: str, params: MetricParams,
         resolved = resolve(members, wiki, session)
         users: list[UserValue] = []
         for member_wiki, user_ids in resolved.ids.items():
-            sql = render_metric(metric, params, user_ids, config.query_folder)
-            purpose = f"metric {metric!r}"
-            header, rows = unpack(*session.run(member_wiki, sql, purpose=purpose),
-                                  f"{purpose} on wiki {member_wiki!r}")
+            header, rows = run_metric(session, member_wiki, metric, params, user_ids,
+                                      config.query_folder)
             users.extend(user_values(metric, params, member_wiki, user_ids, header, rows))
         for member_wiki, name in resolved.unknown_names:
             users.append(UserValue(None, name, member_wiki, None, NO_SUCH_USER))
