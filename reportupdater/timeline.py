@@ -238,30 +238,42 @@ _AFTER_FIRST_FIELD = re.compile(rb"\t.*")  # a literal first: the fast search
 _ALL_BUT_TAB_AND_LF = bytes(b for b in range(256) if b not in b"\t\n")
 
 
-def label_column(data: bytes) -> bytes | None:
-    """The first field of every row of a TSV, each followed by a newline, dates
-    unchecked; None if the file must be parsed in full: it has quoted fields
-    (they may span lines), a carriage return that ends no line, blank lines, or
-    a row whose number of fields differs from the header's.
-
-    A few passes in C, so that a file of thousands of rows can be compared with
-    the dates it should have in one go.
-    """
+def plain_body(data: bytes) -> tuple[bytes, int, bool] | None:
+    """The rows of a TSV (the text after its header line), the number of tabs
+    in each, and whether its lines end with CRLF; None if the file must be
+    parsed in full: it has quoted fields (they may span lines), a carriage
+    return that ends no line, blank lines, or a row whose number of fields
+    differs from the header's. A few passes in C."""
     if b'"' in data:
         return None
     header_end = data.find(b"\n")
     if header_end < 0:
-        return None if b"\r" in data else b""
+        return None if b"\r" in data else (b"", data.count(b"\t"), False)
     crlf = b"\r" in data
     if crlf and data.count(b"\r") != data.count(b"\r\n"):
         return None
     body = data[header_end + 1:]
+    tabs = data.count(b"\t", 0, header_end)
     # Only the tabs and line ends: every row must have the header's tabs.
     shape = body.translate(None, _ALL_BUT_TAB_AND_LF)
     if body and not body.endswith(b"\n"):
         shape += b"\n"
-    if shape != (b"\t" * data.count(b"\t", 0, header_end) + b"\n") * shape.count(b"\n"):
+    if shape != (b"\t" * tabs + b"\n") * shape.count(b"\n"):
         return None
+    return body, tabs, crlf
+
+
+def label_column(data: bytes) -> bytes | None:
+    """The first field of every row of a TSV, each followed by a newline, dates
+    unchecked; None if the file must be parsed in full (see ``plain_body``).
+
+    One regex substitution in C, so that a file of thousands of rows can be
+    compared with the dates it should have in one go.
+    """
+    plain = plain_body(data)
+    if plain is None:
+        return None
+    body, _, crlf = plain
     column = _AFTER_FIRST_FIELD.sub(b"", body)
     if crlf:  # CRLF files (the original wrote them on some hosts)
         column = column.replace(b"\r", b"")

@@ -386,7 +386,13 @@ def coverage_of(data: bytes, path: Path, granularity: Granularity,
     if it was written for another granularity."""
     if recorded is not None and recorded is not granularity:  # before any date is read
         raise tl.granularity_changed(path, recorded, granularity, "recorded with the file")
-    column = label_column(data)
+    plain = tl.plain_body(data)
+    if plain is not None and plain[1] and not plain[2]:
+        run = _contiguous_rows(plain[0], granularity)
+        if run is not None:  # one row per interval: its dates are this granularity's
+            tl.check_granularity(path, (), granularity, recorded)
+            return Coverage(granularity, [run])
+    column = label_column(data) if plain is not None else None
     if column is None:  # quoted fields, odd rows: parse properly
         try:
             text = data.decode("utf-8")
@@ -407,6 +413,30 @@ def coverage_of(data: bytes, path: Path, granularity: Granularity,
     text_labels = [label.decode("ascii") for label in labels]
     tl.check_granularity(path, text_labels, granularity, recorded)
     return Coverage.from_labels(text_labels, granularity)
+
+
+def _contiguous_rows(body: bytes, granularity: Granularity) -> tuple[int, int] | None:
+    """(first, last) if the rows of a TSV whose every row has the header's tabs
+    (at least one) and ends with LF are one per interval, consecutive, in
+    order: each line starts with the next label and a tab. A file this tool
+    wrote with one row per date; checked without taking the first column out
+    (split and startswith run in C), the usual file of a long daily report."""
+    if not body.endswith(b"\n"):
+        return None
+    lines = body.split(b"\n")
+    first = label_index(lines[0].partition(b"\t")[0].decode("ascii", "replace"), granularity)
+    if first is None:
+        return None
+    rows = len(lines) - 1
+    if not all(map(bytes.startswith, lines, _prefixes_from(first, rows, granularity))):
+        return None
+    return first, first + rows - 1
+
+
+@functools.lru_cache(maxsize=16)
+def _prefixes_from(first: int, count: int, granularity: Granularity) -> tuple[bytes, ...]:
+    return tuple((label + "\t").encode("ascii")
+                 for label in _labels_from(first, count, granularity))
 
 
 def _contiguous_column(column: bytes, granularity: Granularity) -> tuple[int, int] | None:

@@ -12,6 +12,7 @@ from functools import reduce
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from conftest import REPO, read_tsv
 from reportupdater import timeline as tl
@@ -73,6 +74,73 @@ def test_the_label_column_reads_like_the_whole_file(tmp_path, text):
     assert coverage_of(path.read_bytes(), path, DAYS) == Coverage.from_labels(
         sorted(full.rows), DAYS)
     assert tl.read_labels(path, DAYS) == set(full.rows)
+
+
+def _contiguous_file(granularity: Granularity, rows: int, columns: int) -> bytes:
+    start = granularity.start_of(granularity.index(D(2024, 2, 27, 22)))
+    moments = [start]
+    while len(moments) < rows:
+        moments.append(granularity.add(moments[-1]))
+    lines = ["\t".join(["date"] + [f"c{i}" for i in range(columns)])]
+    lines += ["\t".join([granularity.format(m)] + [str(n * 7 + i) for i in range(columns)])
+              for n, m in enumerate(moments)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+_EDITS = st.sampled_from(["none", "drop row", "repeat row", "swap rows", "drop tab", "add tab",
+                          "truncate row", "digit in label", "space after label", "blank line",
+                          "no final newline", "crlf", "bare cr", "quote", "label only"])
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.sampled_from(list(Granularity)), st.integers(1, 40), st.integers(0, 3), _EDITS,
+       st.integers(0, 10**6))
+def test_the_row_fast_path_reads_like_the_whole_file(granularity, rows, columns, edit, at):
+    """Whatever a file of consecutive rows is turned into, its coverage is the one
+    the full parse gives, or both refuse it."""
+    lines = _contiguous_file(granularity, rows, columns).split(b"\n")[:-1]
+    i = 1 + at % rows  # a data line
+    if edit == "drop row" and rows > 1:
+        del lines[i]
+    elif edit == "repeat row":
+        lines.insert(i, lines[i])
+    elif edit == "swap rows" and rows > 1:
+        j = 1 + (i % rows)
+        lines[i], lines[j] = lines[j], lines[i]
+    elif edit == "drop tab" and columns:
+        lines[i] = lines[i].replace(b"\t", b"", 1)
+    elif edit == "add tab":
+        lines[i] += b"\t"
+    elif edit == "truncate row" and columns:
+        lines[i] = lines[i].rpartition(b"\t")[0]
+    elif edit == "digit in label":
+        lines[i] = lines[i][:3] + b"7" + lines[i][4:]
+    elif edit == "space after label":
+        lines[i] = lines[i].replace(b"\t", b" \t", 1)
+    elif edit == "blank line":
+        lines.insert(i, b"")
+    elif edit == "quote":
+        lines[i] += b'"'
+    elif edit == "label only":
+        lines[i] = lines[i].partition(b"\t")[0]
+    data = b"\n".join(lines) + b"\n"
+    if edit == "no final newline":
+        data = data[:-1]
+    elif edit == "crlf":
+        data = data.replace(b"\n", b"\r\n")
+    elif edit == "bare cr":
+        data = data.replace(b"\n", b"\r", 1)
+    path = Path("r.tsv")
+    try:
+        timeline = tl.parse_timeline(data.decode(), path, granularity)
+        labels = sorted(timeline.rows) if timeline else []
+        tl.check_granularity(path, labels, granularity, None)
+        expected = Coverage.from_labels(labels, granularity)
+    except TimelineError:
+        with pytest.raises(TimelineError):
+            coverage_of(data, path, granularity)
+    else:
+        assert coverage_of(data, path, granularity) == expected
 
 
 def test_a_bad_date_is_reported_with_its_line(tmp_path):
