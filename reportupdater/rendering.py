@@ -20,10 +20,10 @@ from .planning import check_report_names
 LISTED_VALUES = 50  # beyond this many, a list of possible values is cut short
 
 
-def listed(values: Sequence[str]) -> str:
-    """Values for a message, cut short after ``LISTED_VALUES``."""
-    shown = ", ".join(values[:LISTED_VALUES])
-    more = len(values) - LISTED_VALUES
+def listed(values: Sequence[str], limit: int = LISTED_VALUES) -> str:
+    """Values for a message, cut short after ``limit``."""
+    shown = ", ".join(values[:limit])
+    more = len(values) - limit
     return shown + (f" (and {more} more)" if more > 0 else "")
 
 

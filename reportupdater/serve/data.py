@@ -31,6 +31,7 @@ from ..config import Config, ReportConfig
 from ..errors import BadRequestError, NotFoundError, TimelineError
 from ..intervals import Granularity, parse_moment
 from .. import timeline as tl
+from ..rendering import listed
 
 PARSED_FILES = 64  # parsed timelines kept in memory (a few MB each at most)
 LISTED = 20  # values listed in an error message, at most
@@ -69,9 +70,7 @@ def find_report(config: Config, name: str) -> ReportConfig:
 
 
 def _listed(values: Sequence[str]) -> str:
-    shown = ", ".join(values[:LISTED])
-    more = len(values) - LISTED
-    return (shown + (f" (and {more} more)" if more > 0 else "")) or "none"
+    return listed(values, LISTED) or "none"
 
 
 def parse_explode(report: ReportConfig, pairs: Sequence[tuple[str, str]]
