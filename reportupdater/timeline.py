@@ -271,9 +271,12 @@ def label_column(data: bytes) -> bytes | None:
     compared with the dates it should have in one go.
     """
     plain = plain_body(data)
-    if plain is None:
-        return None
-    body, _, crlf = plain
+    return None if plain is None else first_column(plain[0], plain[2])
+
+
+def first_column(body: bytes, crlf: bool) -> bytes:
+    """The first field of each row of ``body`` (as ``plain_body`` gives it), each
+    followed by a newline."""
     column = _AFTER_FIRST_FIELD.sub(b"", body)
     if crlf:  # CRLF files (the original wrote them on some hosts)
         column = column.replace(b"\r", b"")

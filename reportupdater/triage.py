@@ -40,7 +40,7 @@ from . import timeline as tl
 from .atomic import write_atomic
 from .errors import GranularityError, TimelineError
 from .intervals import Granularity
-from .timeline import check_labels, label_column, parse_timeline
+from .timeline import check_labels, parse_timeline
 
 log = logging.getLogger(__name__)
 
@@ -387,13 +387,7 @@ def coverage_of(data: bytes, path: Path, granularity: Granularity,
     if recorded is not None and recorded is not granularity:  # before any date is read
         raise tl.granularity_changed(path, recorded, granularity, "recorded with the file")
     plain = tl.plain_body(data)
-    if plain is not None and plain[1] and not plain[2]:
-        run = _contiguous_rows(plain[0], granularity)
-        if run is not None:  # one row per interval: its dates are this granularity's
-            tl.check_granularity(path, (), granularity, recorded)
-            return Coverage(granularity, [run])
-    column = label_column(data) if plain is not None else None
-    if column is None:  # quoted fields, odd rows: parse properly
+    if plain is None:  # quoted fields, odd rows: parse properly
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as e:
@@ -402,7 +396,11 @@ def coverage_of(data: bytes, path: Path, granularity: Granularity,
         labels = sorted(timeline.rows) if timeline else []
         tl.check_granularity(path, labels, granularity, recorded)
         return Coverage.from_labels(labels, granularity)
-    run = _contiguous_column(column, granularity)
+    body, tabs, crlf = plain
+    run = _contiguous_rows(body, granularity) if tabs and not crlf else None
+    if run is None:
+        column = tl.first_column(body, crlf)
+        run = _contiguous_column(column, granularity)
     if run is not None:  # one row per interval: its dates are this granularity's
         tl.check_granularity(path, (), granularity, recorded)
         return Coverage(granularity, [run])
